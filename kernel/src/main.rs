@@ -1,4 +1,179 @@
+//! The kernel binary: boot path from the bootloader's entry to the idle loop.
+//!
+//! ```text
+//! bootloader ──► kernel_main(&BootInfo)
+//!   1. time zero (TSC), GDT + TSS (IST stacks), IDT        no output possible yet
+//!   2. COM1 console, kernel arguments (ramdisk), logger   ──► [BOOT] first line
+//!   3. page tables → frame allocator → heap               ──► [MEM]
+//!   4. TSC calibrated against the PIT                      ──► [TIME]
+//!   5. test=…  → in-kernel tests, verdict, exit
+//!      otherwise idle loop; duration=… → [STATS], exit
+//! ```
+//!
+//! Interrupts stay disabled for now: the legacy PIC is not yet remapped or
+//! masked, so enabling them could deliver a PIC interrupt on an exception
+//! vector. The SMP bring-up masks the PIC and brings the Local APIC up.
 #![no_std]
 #![no_main]
+#![feature(abi_x86_interrupt, used_with_arg)]
+
+extern crate alloc;
+
+mod arch;
+mod ktest;
+mod logger;
+mod memory;
+mod stats;
+mod time;
+mod verdict;
+
+use core::panic::PanicInfo;
+
+use bootloader_api::config::{BootloaderConfig, Mapping};
+use bootloader_api::{BootInfo, entry_point};
+use kernel::cmdline::{self, KernelArgs};
+use kernel::config;
+use x86_64::VirtAddr;
+
+use crate::arch::x86_64::{console, cpu, gdt, interrupts, paging};
+use crate::memory::BootMode;
+
+/// Prints a line of the kernel ⇄ host protocol (`docs/kernel-interface.md`),
+/// whatever the log level.
+#[macro_export]
+macro_rules! report {
+    ($($arg:tt)*) => {
+        $crate::arch::x86_64::console::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// What the kernel asks of the bootloader.
+const BOOTLOADER_CONFIG: BootloaderConfig = {
+    let mut config = BootloaderConfig::new_default();
+    // All physical memory mapped at an offset the bootloader picks.
+    config.mappings.physical_memory = Some(Mapping::Dynamic);
+    config.kernel_stack_size = 256 * 1024;
+    config
+};
+
+entry_point!(kernel_main, config = &BOOTLOADER_CONFIG);
+
+fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
+    time::mark_boot();
+    gdt::init_boot_cpu();
+    interrupts::load();
+    // Without a console nothing can be reported; the run then ends by its
+    // duration or the host's timeout, and the missing [BOOT] line says why.
+    let console_ok = console::init().is_ok();
+    let boot_info: &'static BootInfo = boot_info;
+
+    let cmdline_text = kernel_command_line(boot_info);
+    let args = cmdline::parse(cmdline_text.unwrap_or(""), |_| {});
+    logger::init(args.log);
+    let regions: &'static [_] = &boot_info.memory_regions;
+    report!(
+        "[BOOT] kernel v{} mode={} usable_memory={}MiB",
+        config::VERSION,
+        BootMode::detect(regions).name(),
+        memory::usable_bytes(regions) >> 20
+    );
+    if !console_ok {
+        log::warn!(target: "BOOT", "COM1 did not initialise cleanly");
+    }
+    match cmdline_text {
+        Some(text) => log::info!(target: "BOOT", "kernel args: \"{}\"", text.trim()),
+        None => log::warn!(target: "BOOT", "kernel args are not UTF-8: ignored"),
+    }
+    cmdline::parse(cmdline_text.unwrap_or(""), |issue| {
+        log::warn!(target: "BOOT", "{issue}");
+    });
+
+    init_memory(boot_info);
+    init_time();
+    stats::cpu_online();
+
+    run(&args)
+}
+
+/// The kernel command line: the bootloader ramdisk as text (empty if none).
+/// `None` if it is not UTF-8.
+fn kernel_command_line(boot_info: &'static BootInfo) -> Option<&'static str> {
+    let Some(addr) = boot_info.ramdisk_addr.into_option() else {
+        return Some("");
+    };
+    // SAFETY: the bootloader mapped the ramdisk at `addr` for `ramdisk_len`
+    // bytes, in memory it marks as used by the bootloader, which the kernel
+    // never reuses or writes, so the slice is valid and immutable forever.
+    let bytes = unsafe {
+        core::slice::from_raw_parts(addr as *const u8, boot_info.ramdisk_len as usize)
+    };
+    core::str::from_utf8(bytes).ok()
+}
+
+fn init_memory(boot_info: &'static BootInfo) {
+    let Some(offset) = boot_info.physical_memory_offset.into_option() else {
+        panic!("the bootloader did not map physical memory (BOOTLOADER_CONFIG asks it to)");
+    };
+    // SAFETY: the bootloader mapped all physical memory at `offset` because
+    // BOOTLOADER_CONFIG asks for it; this is the only call.
+    unsafe { paging::init(VirtAddr::new(offset)) };
+    memory::init_frames(&boot_info.memory_regions);
+    match memory::heap::init() {
+        Ok(base) => log::info!(
+            target: "MEM",
+            "heap {} MiB at {:#x}, {} frames in use",
+            memory::heap::HEAP_SIZE >> 20,
+            base.as_u64(),
+            memory::frame::in_use()
+        ),
+        Err(error) => panic!("kernel heap setup failed: {error}"),
+    }
+}
+
+fn init_time() {
+    match time::init() {
+        Ok(hz) => log::info!(
+            target: "TIME",
+            "TSC {}.{:03} MHz, calibrated against the PIT",
+            hz / 1_000_000,
+            hz / 1_000 % 1_000
+        ),
+        Err(error) => panic!("TSC calibration against the PIT failed: {error:?}"),
+    }
+}
+
+/// What the kernel does once it is up: the tests, or the idle loop.
+fn run(args: &KernelArgs<'_>) -> ! {
+    if let Some(filter) = args.test {
+        ktest::run(filter);
+    }
+    log::info!(target: "BOOT", "boot complete in {} ms, idle", time::uptime_ms());
+    idle_loop(args.duration_ms)
+}
+
+/// The boot CPU's idle loop. With interrupts still disabled it polls the clock;
+/// the per-core executor replaces it.
+fn idle_loop(duration_ms: Option<u64>) -> ! {
+    loop {
+        if duration_ms.is_some_and(|limit| time::uptime_ms() >= limit) {
+            stats::print();
+            verdict::succeed();
+        }
+        core::hint::spin_loop();
+    }
+}
+
 #[panic_handler]
-fn p(_: &core::panic::PanicInfo) -> ! { loop {} }
+fn panic(info: &PanicInfo<'_>) -> ! {
+    let cpu = cpu::apic_id();
+    let message = info.message();
+    match info.location() {
+        Some(at) => console::emergency(format_args!(
+            "[PANIC] cpu={cpu} {message} at {}:{}\n",
+            at.file(),
+            at.line()
+        )),
+        None => console::emergency(format_args!("[PANIC] cpu={cpu} {message} at <unknown>\n")),
+    }
+    verdict::fail()
+}

@@ -1,0 +1,65 @@
+//! The serial console on COM1: where every kernel line goes.
+//!
+//! Two ways in:
+//! - [`write`] for normal output: takes the console lock with interrupts
+//!   disabled, so an interrupt handler on the same CPU can never find the lock
+//!   held by the code it interrupted.
+//! - [`emergency`] for the panic and fatal-exception paths: a CPU exception can
+//!   strike while its own CPU holds the lock (interrupts being off does not stop
+//!   exceptions), so after a bounded wait it breaks the lock. A run that takes
+//!   this path is failing anyway; a garbled line beats a silent hang.
+
+use core::fmt::{self, Write};
+
+use drivers::serial::{COM1_BASE, SerialError, SerialPort};
+use spin::{Mutex, Once};
+use x86_64::instructions::interrupts::without_interrupts;
+
+static COM1: Once<Mutex<SerialPort>> = Once::new();
+
+/// How long [`emergency`] waits for the lock before breaking it.
+const EMERGENCY_LOCK_ATTEMPTS: u32 = 1 << 20;
+
+/// Initialises COM1. Output written before this is dropped.
+///
+/// If the UART does not answer its probe, the console is still installed:
+/// under some firmware the port works with the settings it was left in, and a
+/// console that might work beats none. The error is returned for the caller
+/// to report once output is possible.
+pub fn init() -> Result<(), SerialError> {
+    // SAFETY: COM1's I/O ports belong to this console alone: no other code
+    // in the kernel touches ports 0x3F8..=0x3FF.
+    let mut port = unsafe { SerialPort::new(COM1_BASE) }?;
+    let result = port.init();
+    COM1.call_once(|| Mutex::new(port));
+    result
+}
+
+/// Writes formatted text to the console.
+pub fn write(args: fmt::Arguments<'_>) {
+    let Some(port) = COM1.get() else { return };
+    without_interrupts(|| {
+        // Serial output cannot fail in a way we could report anywhere else.
+        let _ = port.lock().write_fmt(args);
+    });
+}
+
+/// Writes formatted text on a fatal path, breaking the console lock if
+/// its holder does not release it soon.
+pub fn emergency(args: fmt::Arguments<'_>) {
+    let Some(port) = COM1.get() else { return };
+    for _ in 0..EMERGENCY_LOCK_ATTEMPTS {
+        if let Some(mut guard) = port.try_lock() {
+            let _ = guard.write_fmt(args);
+            return;
+        }
+        core::hint::spin_loop();
+    }
+    // SAFETY: the holder is either the context this CPU interrupted, which
+    // the fatal path never resumes, or another CPU that has not released the
+    // lock for ~a million attempts. Breaking it can interleave two writers'
+    // bytes on the wire but cannot corrupt memory: the port state is plain
+    // I/O-port numbers.
+    unsafe { port.force_unlock() };
+    let _ = port.lock().write_fmt(args);
+}

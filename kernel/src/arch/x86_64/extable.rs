@@ -1,0 +1,196 @@
+//! The exception table: instructions that are allowed to fault.
+//!
+//! Some code must touch memory that may not be there — a test that checks the
+//! page-fault path, later a probe of a device. Such accesses go through a
+//! *probe*: a few instructions in assembly whose possibly-faulting instruction
+//! has a known address, paired in [`TABLE`] with a *fixup* address to resume
+//! at. When an exception handler finds the faulting RIP in the table, it
+//! records the fault in the faulting CPU's slot, rewrites the saved RIP to the
+//! fixup and returns; the probe then returns an error instead of crashing
+//! the kernel. This is the mechanism Linux calls `__ex_table`.
+//!
+//! Invariants:
+//! - an entry's fixup lies in the same function as its instruction and expects
+//!   the same stack and registers (the fault happened before any side effect);
+//! - a CPU's fault slot is written only by that CPU's exception handler and read
+//!   by that CPU's probe right after the fixup, so no other CPU races on it.
+
+use core::arch::global_asm;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use x86_64::VirtAddr;
+use x86_64::structures::idt::InterruptStackFrame;
+
+use super::cpu;
+use crate::config::MAX_CPUS;
+
+/// What a recovered fault looked like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultRecord {
+    /// Exception vector (14 = page fault, 13 = general protection, ...).
+    pub vector: u8,
+    /// The error code the CPU pushed (0 for exceptions without one).
+    pub error_code: u64,
+    /// CR2 at the time of the fault: the faulting linear address for #PF.
+    pub cr2: u64,
+}
+
+// `kernel_probe_read_u64(addr) -> (value, faulted)`: reads the u64 at `addr`.
+// SysV returns a two-word struct in RAX:RDX. `*_insn` may fault; the handler
+// then resumes at `*_fixup`, which returns (0, 1).
+global_asm!(
+    ".pushsection .text.kernel_probe_read_u64, \"ax\", @progbits",
+    ".global kernel_probe_read_u64",
+    ".global kernel_probe_read_u64_insn",
+    ".global kernel_probe_read_u64_fixup",
+    "kernel_probe_read_u64:",
+    "kernel_probe_read_u64_insn:",
+    "    mov rax, qword ptr [rdi]",
+    "    xor edx, edx",
+    "    ret",
+    "kernel_probe_read_u64_fixup:",
+    "    xor eax, eax",
+    "    mov edx, 1",
+    "    ret",
+    ".popsection",
+);
+
+/// The probe's return value, as the assembly leaves it in RAX:RDX.
+#[repr(C)]
+struct ProbeReturn {
+    value: u64,
+    faulted: u64,
+}
+
+unsafe extern "sysv64" {
+    fn kernel_probe_read_u64(addr: u64) -> ProbeReturn;
+}
+
+unsafe extern "C" {
+    static kernel_probe_read_u64_insn: u8;
+    static kernel_probe_read_u64_fixup: u8;
+}
+
+/// One entry: where the faulting instruction is, where to resume.
+struct Entry {
+    instruction: fn() -> u64,
+    fixup: fn() -> u64,
+}
+
+/// Every instruction that may fault on purpose.
+static TABLE: [Entry; 1] = [Entry {
+    instruction: || (&raw const kernel_probe_read_u64_insn) as u64,
+    fixup: || (&raw const kernel_probe_read_u64_fixup) as u64,
+}];
+
+/// A per-CPU record of the last recovered fault, as atomics so that the
+/// handler can fill it without locks.
+struct FaultSlot {
+    vector: AtomicU64,
+    error_code: AtomicU64,
+    cr2: AtomicU64,
+}
+
+static FAULT_SLOTS: [FaultSlot; MAX_CPUS] = [const {
+    FaultSlot {
+        vector: AtomicU64::new(0),
+        error_code: AtomicU64::new(0),
+        cr2: AtomicU64::new(0),
+    }
+}; MAX_CPUS];
+
+fn this_cpu_slot() -> &'static FaultSlot {
+    // xAPIC ids are 8 bits and MAX_CPUS >= 256, so the index is in range; an
+    // x2APIC id beyond it would wrap, which only matters once x2APIC machines
+    // larger than MAX_CPUS are supported.
+    &FAULT_SLOTS[cpu::apic_id() as usize % MAX_CPUS]
+}
+
+/// Reads the `u64` at `addr`, returning the fault instead of crashing if the
+/// read faults (unmapped page, non-canonical address, ...).
+///
+/// # Safety
+/// `addr` must not be memory-mapped I/O whose reads have side effects. The
+/// read is a plain load: if another agent writes the location concurrently the
+/// value may be torn or stale, never undefined behaviour, since it is copied out
+/// as an integer.
+pub unsafe fn probe_read_u64(addr: VirtAddr) -> Result<u64, FaultRecord> {
+    // SAFETY: the probe is a leaf function following the SysV ABI; the only
+    // memory it touches is `addr`, which the caller vouches for, and a fault
+    // there is recovered through TABLE.
+    let ret = unsafe { kernel_probe_read_u64(addr.as_u64()) };
+    if ret.faulted == 0 {
+        return Ok(ret.value);
+    }
+    let slot = this_cpu_slot();
+    Err(FaultRecord {
+        vector: slot.vector.load(Ordering::Relaxed) as u8,
+        error_code: slot.error_code.load(Ordering::Relaxed),
+        cr2: slot.cr2.load(Ordering::Relaxed),
+    })
+}
+
+/// Called by exception handlers before they give up: if the faulting
+/// instruction is in the exception table, records the fault, makes the frame
+/// resume at the fixup and returns `true`.
+pub fn try_recover(vector: u8, frame: &mut InterruptStackFrame, error_code: Option<u64>) -> bool {
+    let rip = frame.instruction_pointer.as_u64();
+    let Some(entry) = TABLE.iter().find(|entry| (entry.instruction)() == rip) else {
+        return false;
+    };
+    let slot = this_cpu_slot();
+    slot.vector.store(u64::from(vector), Ordering::Relaxed);
+    slot.error_code.store(error_code.unwrap_or(0), Ordering::Relaxed);
+    slot.cr2.store(x86_64::registers::control::Cr2::read_raw(), Ordering::Relaxed);
+    let fixup = VirtAddr::new((entry.fixup)());
+    // SAFETY: by the table's invariant the fixup expects exactly the state the
+    // faulting instruction left (same stack, no side effects yet), so resuming
+    // there instead of re-executing the instruction is sound. Only RIP changes.
+    unsafe { frame.as_mut().update(|f| f.instruction_pointer = fixup) };
+    true
+}
+
+mod tests {
+    use x86_64::VirtAddr;
+
+    use super::probe_read_u64;
+    use crate::arch::x86_64::interrupts::vector;
+    use crate::ktest::{check, kernel_test};
+
+    kernel_test!(fn probe_of_mapped_memory_reads_it() {
+        let value: u64 = 0x0123_4567_89ab_cdef;
+        let addr = VirtAddr::from_ptr(&raw const value);
+        // SAFETY: a local variable: ordinary RAM.
+        let read = unsafe { probe_read_u64(addr) };
+        check!(read == Ok(value), "probe read {read:x?}, expected {value:#x}");
+        Ok(())
+    });
+
+    kernel_test!(fn page_fault_is_caught_with_cr2() {
+        let addr = crate::memory::unmapped_test_address();
+        // SAFETY: the address is unmapped, not MMIO.
+        let result = unsafe { probe_read_u64(VirtAddr::new(addr)) };
+        let Err(fault) = result else {
+            return Err(alloc::format!("read of unmapped {addr:#x} did not fault: {result:x?}"));
+        };
+        check!(fault.vector == vector::PAGE_FAULT, "vector {} instead of #PF", fault.vector);
+        check!(fault.cr2 == addr, "CR2 {:#x}, expected {addr:#x}", fault.cr2);
+        // Error code: bit 0 clear = page not present, bit 1 clear = read.
+        check!(fault.error_code & 0b11 == 0, "error code {:#x}: expected a not-present read", fault.error_code);
+        Ok(())
+    });
+
+    kernel_test!(fn general_protection_fault_is_caught() {
+        // A non-canonical address: the CPU raises #GP (not #PF) before paging.
+        let addr = VirtAddr::new_truncate(0).as_u64() ^ 0x8000_0000_0000_0000;
+        let raw = VirtAddr::try_new(addr);
+        check!(raw.is_err(), "{addr:#x} unexpectedly canonical");
+        // SAFETY: the address is non-canonical: the access cannot reach memory.
+        let result = unsafe { probe_read_u64(VirtAddr::new_unsafe(addr)) };
+        let Err(fault) = result else {
+            return Err(alloc::format!("non-canonical read did not fault: {result:x?}"));
+        };
+        check!(fault.vector == 13, "vector {} instead of #GP", fault.vector);
+        Ok(())
+    });
+}

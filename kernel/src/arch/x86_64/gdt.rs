@@ -1,0 +1,121 @@
+//! The Global Descriptor Table and the Task State Segment.
+//!
+//! In long mode segmentation is mostly gone, but the CPU still needs a GDT
+//! with a 64-bit code segment, and a TSS for one feature that matters: the
+//! **Interrupt Stack Table** (Intel SDM Vol. 3A §6.14.5). An IDT entry that
+//! names an IST slot makes the CPU switch to that stack before pushing the
+//! exception frame, whatever the current stack is. That is the only way to
+//! report a kernel stack overflow: the overflow's page fault cannot push its
+//! frame onto the overflowing stack, the CPU escalates to a double fault, and
+//! the double fault runs on its own IST stack.
+//!
+//! Invariants:
+//! - each CPU loads its own GDT and TSS (a busy TSS cannot be loaded twice);
+//! - the tables are `'static`: the CPU keeps pointers to them forever;
+//! - IST stacks are used only by the exceptions that name them, and those
+//!   handlers never return into a context that could re-enter them
+//!   (#DF and #MC are fatal; NMI is fatal for now).
+
+use core::cell::UnsafeCell;
+
+use spin::Once;
+use x86_64::VirtAddr;
+use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
+use x86_64::instructions::tables::load_tss;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
+use x86_64::structures::tss::TaskStateSegment;
+
+/// IST slot (0-based, as the `x86_64` crate counts) used by #DF.
+pub const DOUBLE_FAULT_IST_INDEX: u16 = 0;
+/// IST slot used by NMI: an NMI can arrive at any instruction, even one that
+/// has just switched stacks.
+pub const NMI_IST_INDEX: u16 = 1;
+/// IST slot used by #MC.
+pub const MACHINE_CHECK_IST_INDEX: u16 = 2;
+
+/// Size of each IST stack.
+const IST_STACK_SIZE: usize = 16 * 1024;
+
+/// A stack the CPU switches to through the IST. Interior mutability, because
+/// the CPU writes it behind the compiler's back; this also keeps it in `.bss`
+/// rather than in read-only data.
+#[repr(C, align(16))]
+struct IstStack(UnsafeCell<[u8; IST_STACK_SIZE]>);
+
+// SAFETY: Rust code never reads or writes the stack's contents; only the CPU
+// uses it, as the stack of the one exception vector that names its IST slot.
+unsafe impl Sync for IstStack {}
+
+impl IstStack {
+    const fn new() -> Self {
+        Self(UnsafeCell::new([0; IST_STACK_SIZE]))
+    }
+
+    /// The initial stack pointer: stacks grow down, so the end of the array.
+    fn top(&self) -> VirtAddr {
+        VirtAddr::from_ptr(self.0.get()) + IST_STACK_SIZE as u64
+    }
+}
+
+/// The boot CPU's IST stacks, in slot order. Application processors get
+/// theirs from the heap when they are brought up.
+static BOOT_CPU_IST_STACKS: [IstStack; 3] = [IstStack::new(), IstStack::new(), IstStack::new()];
+
+/// The segment selectors of one CPU's GDT.
+#[derive(Clone, Copy, Debug)]
+pub struct Selectors {
+    /// 64-bit kernel code segment.
+    pub code: SegmentSelector,
+    /// Kernel data segment (loaded into SS, DS, ES).
+    pub data: SegmentSelector,
+    /// This CPU's TSS.
+    pub tss: SegmentSelector,
+}
+
+static BOOT_CPU_TSS: Once<TaskStateSegment> = Once::new();
+static BOOT_CPU_GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
+
+/// Builds a TSS whose IST slots point at `stacks` (slot order).
+fn tss_with_ist(stacks: &[IstStack; 3]) -> TaskStateSegment {
+    let mut tss = TaskStateSegment::new();
+    for (slot, stack) in [DOUBLE_FAULT_IST_INDEX, NMI_IST_INDEX, MACHINE_CHECK_IST_INDEX]
+        .into_iter()
+        .zip(stacks)
+    {
+        tss.interrupt_stack_table[usize::from(slot)] = stack.top();
+    }
+    tss
+}
+
+/// Builds a GDT: null, kernel code, kernel data, TSS.
+fn gdt_with_tss(tss: &'static TaskStateSegment) -> (GlobalDescriptorTable, Selectors) {
+    let mut gdt = GlobalDescriptorTable::new();
+    let code = gdt.append(Descriptor::kernel_code_segment());
+    let data = gdt.append(Descriptor::kernel_data_segment());
+    let tss = gdt.append(Descriptor::tss_segment(tss));
+    (gdt, Selectors { code, data, tss })
+}
+
+/// Loads `gdt`, reloads every segment register from it and loads the TSS.
+fn load(gdt: &'static GlobalDescriptorTable, selectors: Selectors) {
+    gdt.load();
+    // SAFETY: the selectors index the GDT just loaded: `code` is a present
+    // 64-bit code segment, `data` a present writable data segment and `tss` an
+    // available TSS descriptor that no other CPU has loaded (each CPU has its
+    // own TSS). Reloading CS/SS this way cannot change the current stack or
+    // instruction pointer.
+    unsafe {
+        CS::set_reg(selectors.code);
+        SS::set_reg(selectors.data);
+        DS::set_reg(selectors.data);
+        ES::set_reg(selectors.data);
+        load_tss(selectors.tss);
+    }
+}
+
+/// Installs the boot CPU's GDT and TSS. Called once, first thing in boot.
+pub fn init_boot_cpu() {
+    let tss = BOOT_CPU_TSS.call_once(|| tss_with_ist(&BOOT_CPU_IST_STACKS));
+    let (gdt, selectors) = BOOT_CPU_GDT.call_once(|| gdt_with_tss(tss));
+    load(gdt, *selectors);
+}

@@ -1,0 +1,212 @@
+//! The Interrupt Descriptor Table: a handler for every CPU exception.
+//!
+//! Policy (vectors 0–31, Intel SDM Vol. 3A §6.15):
+//! - `#BP` (breakpoint) is counted and returns: `int3` is a debugging aid.
+//! - Every other exception first asks the [exception table](super::extable)
+//!   whether the faulting instruction may fault; if so, the fault is recorded and
+//!   execution resumes at the fixup.
+//! - Otherwise the exception is fatal: the handler prints one
+//!   `[EXCEPTION] cpu=N vector=V name=#XX error=0x.. rip=0x.. [cr2=0x..]` line
+//!   (format in `docs/kernel-interface.md`), a second line with the rest of the
+//!   frame, and ends the run with the failure verdict.
+//! - `#DF`, NMI and `#MC` run on their own IST stacks (see [`super::gdt`]), so a
+//!   kernel stack overflow is reported as a double fault instead of a reset.
+//!
+//! Handlers must not allocate and must not take locks that interrupted code may
+//! hold: the fatal path writes through [`console::emergency`](super::console::emergency).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::Once;
+use x86_64::registers::control::Cr2;
+use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
+
+use super::{console, cpu, extable, gdt};
+
+/// Architectural exception vectors the kernel names in its output.
+pub mod vector {
+    /// Page fault.
+    pub const PAGE_FAULT: u8 = 14;
+    /// Double fault.
+    pub const DOUBLE_FAULT: u8 = 8;
+}
+
+/// Mnemonics of vectors 0–31 (Intel SDM Vol. 3A, table 6-1); reserved ones
+/// are `#RSVD`.
+const EXCEPTION_NAMES: [&str; 32] = [
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO", "#TS", "#NP", "#SS",
+    "#GP", "#PF", "#RSVD", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP", "#RSVD", "#RSVD", "#RSVD",
+    "#RSVD", "#RSVD", "#RSVD", "#HV", "#VC", "#SX", "#RSVD",
+];
+
+/// The mnemonic of exception `vector`.
+pub fn exception_name(vector: u8) -> &'static str {
+    EXCEPTION_NAMES.get(usize::from(vector)).copied().unwrap_or("IRQ")
+}
+
+/// How many `int3` breakpoints have been handled, on all CPUs.
+static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
+
+/// The number of breakpoints handled so far.
+pub fn breakpoint_count() -> u64 {
+    BREAKPOINTS.load(Ordering::Relaxed)
+}
+
+static IDT: Once<InterruptDescriptorTable> = Once::new();
+
+/// Generates an `extern "x86-interrupt"` handler that recovers through the
+/// exception table or reports the exception as fatal.
+macro_rules! exception_handlers {
+    ($($name:ident => $vector:literal $(, $err:ident)?;)*) => {
+        $(exception_handlers!(@one $name, $vector $(, $err)?);)*
+    };
+    (@one $name:ident, $vector:literal) => {
+        extern "x86-interrupt" fn $name(mut frame: InterruptStackFrame) {
+            recover_or_die($vector, &mut frame, None);
+        }
+    };
+    (@one $name:ident, $vector:literal, error_code) => {
+        extern "x86-interrupt" fn $name(mut frame: InterruptStackFrame, error_code: u64) {
+            recover_or_die($vector, &mut frame, Some(error_code));
+        }
+    };
+}
+
+exception_handlers! {
+    divide_error => 0;
+    debug => 1;
+    non_maskable_interrupt => 2;
+    overflow => 4;
+    bound_range_exceeded => 5;
+    invalid_opcode => 6;
+    device_not_available => 7;
+    invalid_tss => 10, error_code;
+    segment_not_present => 11, error_code;
+    stack_segment_fault => 12, error_code;
+    general_protection_fault => 13, error_code;
+    x87_floating_point => 16;
+    alignment_check => 17, error_code;
+    simd_floating_point => 19;
+    virtualization => 20;
+    cp_protection => 21, error_code;
+    hv_injection => 28;
+    vmm_communication => 29, error_code;
+    security => 30, error_code;
+}
+
+extern "x86-interrupt" fn breakpoint(_frame: InterruptStackFrame) {
+    BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
+}
+
+extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, error: PageFaultErrorCode) {
+    recover_or_die(vector::PAGE_FAULT, &mut frame, Some(error.bits()));
+}
+
+extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, error_code: u64) -> ! {
+    fatal(vector::DOUBLE_FAULT, &frame, Some(error_code))
+}
+
+extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
+    fatal(18, &frame, None)
+}
+
+fn recover_or_die(vector: u8, frame: &mut InterruptStackFrame, error_code: Option<u64>) {
+    if !extable::try_recover(vector, frame, error_code) {
+        fatal(vector, frame, error_code)
+    }
+}
+
+/// Reports an exception nobody expected and fails the run.
+fn fatal(vector: u8, frame: &InterruptStackFrame, error_code: Option<u64>) -> ! {
+    let cpu = cpu::apic_id();
+    let name = exception_name(vector);
+    let error = error_code.unwrap_or(0);
+    let rip = frame.instruction_pointer.as_u64();
+    if vector == vector::PAGE_FAULT {
+        let cr2 = Cr2::read_raw();
+        console::emergency(format_args!(
+            "[EXCEPTION] cpu={cpu} vector={vector} name={name} error={error:#x} rip={rip:#x} cr2={cr2:#x}\n"
+        ));
+        let code = PageFaultErrorCode::from_bits_truncate(error);
+        let pick = |flag, yes, no| if code.contains(flag) { yes } else { no };
+        console::emergency(format_args!(
+            "[EXCEPTION] cpu={cpu} page fault: {} {} in {} mode{}\n",
+            pick(PageFaultErrorCode::PROTECTION_VIOLATION, "protection violation", "page not present"),
+            pick(PageFaultErrorCode::CAUSED_BY_WRITE, "on write", "on read"),
+            pick(PageFaultErrorCode::USER_MODE, "user", "kernel"),
+            pick(PageFaultErrorCode::INSTRUCTION_FETCH, " (instruction fetch)", ""),
+        ));
+    } else {
+        console::emergency(format_args!(
+            "[EXCEPTION] cpu={cpu} vector={vector} name={name} error={error:#x} rip={rip:#x}\n"
+        ));
+    }
+    console::emergency(format_args!(
+        "[EXCEPTION] cpu={cpu} rsp={:#x} rflags={:#x} cs={:#x} ss={:#x}\n",
+        frame.stack_pointer.as_u64(),
+        frame.cpu_flags.bits(),
+        frame.code_segment.0,
+        frame.stack_segment.0,
+    ));
+    crate::verdict::fail()
+}
+
+fn build_idt() -> InterruptDescriptorTable {
+    let mut idt = InterruptDescriptorTable::new();
+    idt.divide_error.set_handler_fn(divide_error);
+    idt.debug.set_handler_fn(debug);
+    idt.breakpoint.set_handler_fn(breakpoint);
+    idt.overflow.set_handler_fn(overflow);
+    idt.bound_range_exceeded.set_handler_fn(bound_range_exceeded);
+    idt.invalid_opcode.set_handler_fn(invalid_opcode);
+    idt.device_not_available.set_handler_fn(device_not_available);
+    idt.invalid_tss.set_handler_fn(invalid_tss);
+    idt.segment_not_present.set_handler_fn(segment_not_present);
+    idt.stack_segment_fault.set_handler_fn(stack_segment_fault);
+    idt.general_protection_fault.set_handler_fn(general_protection_fault);
+    idt.page_fault.set_handler_fn(page_fault);
+    idt.x87_floating_point.set_handler_fn(x87_floating_point);
+    idt.alignment_check.set_handler_fn(alignment_check);
+    idt.simd_floating_point.set_handler_fn(simd_floating_point);
+    idt.virtualization.set_handler_fn(virtualization);
+    idt.cp_protection_exception.set_handler_fn(cp_protection);
+    idt.hv_injection_exception.set_handler_fn(hv_injection);
+    idt.vmm_communication_exception.set_handler_fn(vmm_communication);
+    idt.security_exception.set_handler_fn(security);
+    // SAFETY (all three): the IST indices name slots that `gdt` fills with
+    // stacks used by no other vector, on every CPU's TSS.
+    unsafe {
+        idt.double_fault
+            .set_handler_fn(double_fault)
+            .set_stack_index(gdt::DOUBLE_FAULT_IST_INDEX);
+        idt.non_maskable_interrupt
+            .set_handler_fn(non_maskable_interrupt)
+            .set_stack_index(gdt::NMI_IST_INDEX);
+        idt.machine_check
+            .set_handler_fn(machine_check)
+            .set_stack_index(gdt::MACHINE_CHECK_IST_INDEX);
+    }
+    idt
+}
+
+/// Loads the IDT on the calling CPU (building it on first use).
+pub fn load() {
+    IDT.call_once(build_idt).load();
+}
+
+mod tests {
+    use core::sync::atomic::{AtomicU32, Ordering};
+
+    use crate::ktest::{check, kernel_test};
+
+    kernel_test!(fn breakpoint_returns() {
+        static AFTER: AtomicU32 = AtomicU32::new(0);
+        let before = super::breakpoint_count();
+        x86_64::instructions::interrupts::int3();
+        AFTER.store(1, Ordering::Relaxed);
+        let handled = super::breakpoint_count() - before;
+        check!(handled == 1, "{handled} breakpoints handled, expected 1");
+        check!(AFTER.load(Ordering::Relaxed) == 1, "execution did not resume after int3");
+        Ok(())
+    });
+}

@@ -1,0 +1,99 @@
+//! Page tables, reached through the bootloader's map of physical memory.
+//!
+//! The bootloader maps all physical memory at a dynamically chosen offset
+//! (`BootInfo::physical_memory_offset`); the kernel edits its page tables
+//! through that window with an [`OffsetPageTable`].
+//!
+//! Kernel virtual regions (the heap, later per-CPU stacks) are carved out of
+//! *whole unused PML4 slots* of the higher half: each slot spans 512 GiB, so a
+//! region never collides with what the bootloader mapped (kernel image, boot
+//! info, physical-memory window), and no address is hard-coded.
+//!
+//! Invariants:
+//! - all page-table edits go through [`MAPPER`]'s lock;
+//! - a PML4 slot handed out by [`reserve_region`] is never handed out again.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::{Mutex, Once};
+use x86_64::structures::paging::mapper::MapToError;
+use x86_64::structures::paging::{
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB,
+};
+use x86_64::{PhysAddr, VirtAddr};
+
+static PHYS_OFFSET: Once<VirtAddr> = Once::new();
+static MAPPER: Once<Mutex<OffsetPageTable<'static>>> = Once::new();
+
+/// PML4 slots already handed out by [`reserve_region`], one bit per slot of
+/// the higher half (slots 256..512).
+static RESERVED_SLOTS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+
+/// Bytes covered by one PML4 entry.
+const PML4_SLOT_SIZE: u64 = 1 << 39;
+
+/// Takes over the active page tables.
+///
+/// # Safety
+/// `physical_memory_offset` must be where the bootloader mapped all physical
+/// memory, and this must be called once, before any other function here.
+pub unsafe fn init(physical_memory_offset: VirtAddr) {
+    PHYS_OFFSET.call_once(|| physical_memory_offset);
+    let (pml4_frame, _) = x86_64::registers::control::Cr3::read();
+    let pml4_ptr = phys_to_virt(pml4_frame.start_address()).as_mut_ptr::<PageTable>();
+    // SAFETY: CR3 holds the active PML4, which the physical-memory window maps
+    // at `pml4_ptr`; from now on only MAPPER references it (caller's contract).
+    let pml4 = unsafe { &mut *pml4_ptr };
+    // SAFETY: the offset maps all physical memory (caller's contract).
+    let mapper = unsafe { OffsetPageTable::new(pml4, physical_memory_offset) };
+    MAPPER.call_once(|| Mutex::new(mapper));
+}
+
+/// The virtual address at which physical address `phys` is visible.
+pub fn phys_to_virt(phys: PhysAddr) -> VirtAddr {
+    let offset = PHYS_OFFSET.get().expect("paging::init not called");
+    *offset + phys.as_u64()
+}
+
+/// Reserves a kernel virtual region of `size` bytes (at most 512 GiB) backed by
+/// nothing yet: the start of an unused higher-half PML4 slot. Returns `None`
+/// when every slot is in use.
+pub fn reserve_region(size: u64) -> Option<VirtAddr> {
+    assert!(size <= PML4_SLOT_SIZE, "region larger than a PML4 slot");
+    let mapper = MAPPER.get()?.lock();
+    let pml4 = mapper.level_4_table();
+    for slot in 256..512usize {
+        let (word, bit) = ((slot - 256) / 64, (slot - 256) % 64);
+        if !pml4[slot].is_unused() {
+            continue;
+        }
+        let mask = 1u64 << bit;
+        if RESERVED_SLOTS[word].fetch_or(mask, Ordering::Relaxed) & mask == 0 {
+            // Sign-extend the slot index into a canonical higher-half address.
+            return Some(VirtAddr::new_truncate(slot as u64 * PML4_SLOT_SIZE));
+        }
+    }
+    None
+}
+
+/// Maps `[start, start + size)` to freshly allocated frames with `flags`.
+pub fn map_range(
+    start: VirtAddr,
+    size: u64,
+    flags: PageTableFlags,
+    frames: &mut impl FrameAllocator<Size4KiB>,
+) -> Result<(), MapToError<Size4KiB>> {
+    let first = Page::<Size4KiB>::containing_address(start);
+    let last = Page::<Size4KiB>::containing_address(start + (size - 1));
+    let mut mapper = MAPPER.get().expect("paging::init not called").lock();
+    for page in Page::range_inclusive(first, last) {
+        let frame: PhysFrame = frames
+            .allocate_frame()
+            .ok_or(MapToError::FrameAllocationFailed)?;
+        // SAFETY: the page lies in a region reserved for the caller (never
+        // mapped before) and the frame is fresh from the allocator, so the new
+        // mapping aliases no existing memory.
+        unsafe { mapper.map_to(page, frame, flags, frames)? }.flush();
+    }
+    Ok(())
+}

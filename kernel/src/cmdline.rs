@@ -1,0 +1,242 @@
+//! The kernel command line: `key=value` words, separated by white space.
+//!
+//! The host passes the command line as the bootloader ramdisk (see
+//! `docs/kernel-interface.md`). Parsing never fails as a whole: every word that
+//! cannot be understood is reported through a callback as an [`ArgIssue`] and
+//! the key keeps its default, so a typo costs a warning, never the boot.
+//!
+//! The parser does not allocate: it runs before the heap exists, so that `log=`
+//! can apply to the very first line the kernel prints.
+
+use core::fmt;
+
+/// Every key the kernel understands, in the order the warning lists them.
+pub const VALID_KEYS: &[&str] = &["log", "duration", "test"];
+
+/// How verbose the kernel log is (`log=<level>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Nothing at all.
+    Off,
+    /// Errors only.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// The normal progress lines (default).
+    Info,
+    /// Per-event detail, e.g. every IPI.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl LogLevel {
+    fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "off" => Self::Off,
+            "error" => Self::Error,
+            "warn" => Self::Warn,
+            "info" => Self::Info,
+            "debug" => Self::Debug,
+            "trace" => Self::Trace,
+            _ => return None,
+        })
+    }
+}
+
+/// The parsed kernel arguments. Borrowed from the command-line text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelArgs<'a> {
+    /// `log=`: the log level.
+    pub log: LogLevel,
+    /// `duration=`: stop after this many milliseconds of uptime.
+    pub duration_ms: Option<u64>,
+    /// `test=`: run the in-kernel tests whose names contain this filter
+    /// (`all` runs every test that runs by default).
+    pub test: Option<&'a str>,
+}
+
+impl Default for KernelArgs<'_> {
+    fn default() -> Self {
+        Self {
+            log: LogLevel::Info,
+            duration_ms: None,
+            test: None,
+        }
+    }
+}
+
+/// A word of the command line that was not understood. The key keeps its default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgIssue<'a> {
+    /// The key is not one of [`VALID_KEYS`].
+    UnknownKey {
+        /// The whole word, e.g. `bogus=1`.
+        word: &'a str,
+    },
+    /// A word without `=`.
+    NotKeyValue {
+        /// The word.
+        word: &'a str,
+    },
+    /// A known key with a value it cannot take.
+    BadValue {
+        /// The whole word.
+        word: &'a str,
+        /// What the key accepts.
+        expected: &'static str,
+    },
+}
+
+impl fmt::Display for ArgIssue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownKey { word } => {
+                write!(f, "unknown kernel argument '{word}' (valid keys: ")?;
+                for (i, key) in VALID_KEYS.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{key}")?;
+                }
+                f.write_str(")")
+            }
+            Self::NotKeyValue { word } => {
+                write!(f, "kernel argument '{word}' is not of the form key=value")
+            }
+            Self::BadValue { word, expected } => {
+                write!(f, "kernel argument '{word}': expected {expected}")
+            }
+        }
+    }
+}
+
+/// Parses `text`, reporting each word it cannot use to `on_issue`.
+pub fn parse<'a>(text: &'a str, mut on_issue: impl FnMut(ArgIssue<'a>)) -> KernelArgs<'a> {
+    let mut args = KernelArgs::default();
+    for word in text.split_ascii_whitespace() {
+        let Some((key, value)) = word.split_once('=') else {
+            on_issue(ArgIssue::NotKeyValue { word });
+            continue;
+        };
+        let bad = |expected| ArgIssue::BadValue { word, expected };
+        match key {
+            "log" => match LogLevel::parse(value) {
+                Some(level) => args.log = level,
+                None => on_issue(bad("one of off, error, warn, info, debug, trace")),
+            },
+            "duration" => match parse_seconds_as_ms(value) {
+                Some(ms) => args.duration_ms = Some(ms),
+                None => on_issue(bad("seconds, e.g. 2 or 0.5")),
+            },
+            "test" if value.is_empty() => on_issue(bad("a test-name filter or 'all'")),
+            "test" => args.test = Some(value),
+            _ => on_issue(ArgIssue::UnknownKey { word }),
+        }
+    }
+    args
+}
+
+/// Parses a decimal number of seconds (`2`, `0.5`, `1.250`) into milliseconds.
+/// At most three fractional digits; no sign, no exponent.
+fn parse_seconds_as_ms(value: &str) -> Option<u64> {
+    let (whole, frac) = value.split_once('.').unwrap_or((value, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && frac.is_empty() || !all_digits(whole) || !all_digits(frac) {
+        return None;
+    }
+    if frac.len() > 3 {
+        return None;
+    }
+    let whole_ms = if whole.is_empty() {
+        0
+    } else {
+        whole.parse::<u64>().ok()?.checked_mul(1000)?
+    };
+    let mut frac_ms = 0;
+    for (i, digit) in frac.bytes().enumerate() {
+        frac_ms += u64::from(digit - b'0') * [100, 10, 1][i];
+    }
+    whole_ms.checked_add(frac_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_collect(text: &str) -> (KernelArgs<'_>, Vec<ArgIssue<'_>>) {
+        let mut issues = Vec::new();
+        let args = parse(text, |issue| issues.push(issue));
+        (args, issues)
+    }
+
+    #[test]
+    fn empty_line_gives_defaults() {
+        let (args, issues) = parse_collect(" \n\t ");
+        assert_eq!(args, KernelArgs::default());
+        assert!(issues.is_empty());
+    }
+
+    #[test]
+    fn all_keys_parse() {
+        let (args, issues) = parse_collect("log=debug duration=2 test=heap\n");
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(args.log, LogLevel::Debug);
+        assert_eq!(args.duration_ms, Some(2000));
+        assert_eq!(args.test, Some("heap"));
+    }
+
+    #[test]
+    fn later_words_override_earlier_ones() {
+        let (args, _) = parse_collect("log=warn log=trace");
+        assert_eq!(args.log, LogLevel::Trace);
+    }
+
+    #[test]
+    fn fractional_durations() {
+        assert_eq!(parse_seconds_as_ms("0.5"), Some(500));
+        assert_eq!(parse_seconds_as_ms(".25"), Some(250));
+        assert_eq!(parse_seconds_as_ms("1.125"), Some(1125));
+        assert_eq!(parse_seconds_as_ms("3."), Some(3000));
+        assert_eq!(parse_seconds_as_ms("30"), Some(30_000));
+    }
+
+    #[test]
+    fn malformed_durations_are_rejected() {
+        for bad in ["", ".", "-1", "1e3", "0.1234", "two", "1.2.3", "99999999999999999999"] {
+            assert_eq!(parse_seconds_as_ms(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_key_is_reported_and_boot_continues() {
+        let (args, issues) = parse_collect("bogus=1 duration=0.5");
+        assert_eq!(issues, [ArgIssue::UnknownKey { word: "bogus=1" }]);
+        assert_eq!(args.duration_ms, Some(500));
+    }
+
+    #[test]
+    fn unknown_key_message_lists_valid_keys() {
+        let msg = ArgIssue::UnknownKey { word: "bogus=1" }.to_string();
+        assert_eq!(
+            msg,
+            "unknown kernel argument 'bogus=1' (valid keys: log, duration, test)"
+        );
+    }
+
+    #[test]
+    fn bad_values_keep_defaults() {
+        let (args, issues) = parse_collect("log=loud duration=soon test= verbose");
+        assert_eq!(args, KernelArgs::default());
+        assert_eq!(issues.len(), 4);
+        assert!(matches!(issues[0], ArgIssue::BadValue { word: "log=loud", .. }));
+        assert!(matches!(issues[1], ArgIssue::BadValue { word: "duration=soon", .. }));
+        assert!(matches!(issues[2], ArgIssue::BadValue { word: "test=", .. }));
+        assert_eq!(issues[3], ArgIssue::NotKeyValue { word: "verbose" });
+    }
+
+    #[test]
+    fn value_may_contain_equals_and_colons() {
+        let (args, issues) = parse_collect("test=harness::deliberate_panic");
+        assert!(issues.is_empty());
+        assert_eq!(args.test, Some("harness::deliberate_panic"));
+    }
+}

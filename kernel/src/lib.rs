@@ -1,0 +1,14 @@
+//! The hardware-free half of the kernel.
+//!
+//! The kernel is one package with two targets. This library holds logic that
+//! needs no machine — the kernel command-line parser today — so that it runs
+//! under plain `cargo test` on the host. The binary (`main.rs`) holds everything
+//! that touches hardware and links this library like any other crate.
+//!
+//! Rule: nothing in this library may use `asm!`, port I/O, MSRs or raw physical
+//! memory. If it needs the machine, it belongs to the binary.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod cmdline;
+pub mod config;

@@ -1,0 +1,61 @@
+//! The `log` facade's backend: every record becomes one console line.
+//!
+//! Format: `[TARGET] LEVEL message`, where the level word is left out at
+//! `info` (the normal progress lines). Kernel code names its subsystem as the
+//! target, so lines read `[BOOT] ...`, `[MEM] ...`, `[SMP] WARN ...`:
+//!
+//! ```ignore
+//! log::info!(target: "MEM", "heap {} MiB at {:#x}", size, base);
+//! ```
+//!
+//! Records of dependencies carry their module path as target
+//! (`[acpi::madt] WARN ...`). The level comes from the `log=` kernel argument.
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use crate::arch::x86_64::console;
+use kernel::cmdline::LogLevel;
+
+struct ConsoleLogger;
+
+static LOGGER: ConsoleLogger = ConsoleLogger;
+
+impl Log for ConsoleLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = match record.level() {
+            Level::Error => "ERROR ",
+            Level::Warn => "WARN ",
+            Level::Info => "",
+            Level::Debug => "DEBUG ",
+            Level::Trace => "TRACE ",
+        };
+        console::write(format_args!("[{}] {level}{}\n", record.target(), record.args()));
+    }
+
+    fn flush(&self) {}
+}
+
+fn level_filter(level: LogLevel) -> LevelFilter {
+    match level {
+        LogLevel::Off => LevelFilter::Off,
+        LogLevel::Error => LevelFilter::Error,
+        LogLevel::Warn => LevelFilter::Warn,
+        LogLevel::Info => LevelFilter::Info,
+        LogLevel::Debug => LevelFilter::Debug,
+        LogLevel::Trace => LevelFilter::Trace,
+    }
+}
+
+/// Installs the logger at `level`. Called once, right after the console.
+pub fn init(level: LogLevel) {
+    // `set_logger` fails only if a logger is already set: then keep it.
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(level_filter(level));
+}

@@ -1,0 +1,79 @@
+//! Physical and virtual memory: the frame allocator and the kernel heap.
+//!
+//! Set up in this order at boot: page tables ([`paging`](crate::arch::x86_64::paging))
+//! → [`frame`] allocator over the bootloader's memory map → [`heap`].
+
+pub mod frame;
+pub mod heap;
+
+use bootloader_api::info::{MemoryRegion, MemoryRegionKind};
+use spin::Once;
+
+static REGIONS: Once<&'static [MemoryRegion]> = Once::new();
+
+/// How the firmware booted us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootMode {
+    /// Legacy BIOS (E820 memory map).
+    Bios,
+    /// UEFI (UEFI memory map).
+    Uefi,
+    /// The memory map names neither (no firmware-specific region kinds).
+    Unknown,
+}
+
+impl BootMode {
+    /// Tells BIOS from UEFI by the memory map: the bootloader passes through
+    /// firmware-specific region kinds as `UnknownBios` (E820 types) or
+    /// `UnknownUefi` (UEFI memory types). `BootInfo` has no field for it.
+    pub fn detect(regions: &[MemoryRegion]) -> Self {
+        let has = |pred: fn(&MemoryRegionKind) -> bool| regions.iter().any(|r| pred(&r.kind));
+        if has(|k| matches!(k, MemoryRegionKind::UnknownUefi(_))) {
+            Self::Uefi
+        } else if has(|k| matches!(k, MemoryRegionKind::UnknownBios(_))) {
+            Self::Bios
+        } else {
+            Self::Unknown
+        }
+    }
+
+    /// The name printed in the `[BOOT]` line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bios => "bios",
+            Self::Uefi => "uefi",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// Bytes of usable RAM in the memory map (before the kernel takes any).
+pub fn usable_bytes(regions: &[MemoryRegion]) -> u64 {
+    regions
+        .iter()
+        .filter(|r| r.kind == MemoryRegionKind::Usable)
+        .map(|r| r.end - r.start)
+        .sum()
+}
+
+/// Sets up the frame allocator. Page tables must be initialised first.
+pub fn init_frames(regions: &'static [MemoryRegion]) {
+    REGIONS.call_once(|| regions);
+    frame::init(regions);
+}
+
+/// The bootloader's memory map.
+pub fn regions() -> &'static [MemoryRegion] {
+    REGIONS.get().expect("memory::init_frames not called")
+}
+
+/// An address guaranteed to be unmapped: inside a kernel virtual region that
+/// is reserved and never mapped. For tests of the fault paths.
+pub fn unmapped_test_address() -> u64 {
+    static ADDR: Once<u64> = Once::new();
+    *ADDR.call_once(|| {
+        let region = crate::arch::x86_64::paging::reserve_region(frame::FRAME_SIZE)
+            .expect("no free kernel virtual region for the fault tests");
+        region.as_u64() + 0x1238
+    })
+}

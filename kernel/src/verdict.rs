@@ -1,0 +1,35 @@
+//! Ending a run: the last line the kernel prints and the exit code QEMU
+//! returns (`docs/kernel-interface.md` §3).
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::arch::x86_64::console;
+use crate::arch::x86_64::qemu::{self, ExitCode};
+
+/// Set by the first CPU that ends the run, so that a second failure during
+/// the first one's report (a fault in the panic path, another CPU failing at
+/// the same time) exits quietly instead of interleaving reports.
+static ENDING: AtomicBool = AtomicBool::new(false);
+
+/// Ends the run with the success verdict.
+pub fn succeed() -> ! {
+    end(ExitCode::Success)
+}
+
+/// Ends the run with the failure verdict. Usable from panic and exception
+/// handlers: it takes no lock that it would wait on forever.
+pub fn fail() -> ! {
+    end(ExitCode::Failure)
+}
+
+fn end(code: ExitCode) -> ! {
+    if ENDING.swap(true, Ordering::AcqRel) {
+        qemu::exit(ExitCode::Failure);
+    }
+    let word = match code {
+        ExitCode::Success => "success",
+        ExitCode::Failure => "failure",
+    };
+    console::emergency(format_args!("[EXIT] {word}\n"));
+    qemu::exit(code)
+}
