@@ -201,7 +201,16 @@ mod tests {
 
     #[test]
     fn malformed_durations_are_rejected() {
-        for bad in ["", ".", "-1", "1e3", "0.1234", "two", "1.2.3", "99999999999999999999"] {
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1e3",
+            "0.1234",
+            "two",
+            "1.2.3",
+            "99999999999999999999",
+        ] {
             assert_eq!(parse_seconds_as_ms(bad), None, "{bad:?}");
         }
     }
@@ -227,9 +236,24 @@ mod tests {
         let (args, issues) = parse_collect("log=loud duration=soon test= verbose");
         assert_eq!(args, KernelArgs::default());
         assert_eq!(issues.len(), 4);
-        assert!(matches!(issues[0], ArgIssue::BadValue { word: "log=loud", .. }));
-        assert!(matches!(issues[1], ArgIssue::BadValue { word: "duration=soon", .. }));
-        assert!(matches!(issues[2], ArgIssue::BadValue { word: "test=", .. }));
+        assert!(matches!(
+            issues[0],
+            ArgIssue::BadValue {
+                word: "log=loud",
+                ..
+            }
+        ));
+        assert!(matches!(
+            issues[1],
+            ArgIssue::BadValue {
+                word: "duration=soon",
+                ..
+            }
+        ));
+        assert!(matches!(
+            issues[2],
+            ArgIssue::BadValue { word: "test=", .. }
+        ));
         assert_eq!(issues[3], ArgIssue::NotKeyValue { word: "verbose" });
     }
 

@@ -36,7 +36,11 @@ impl Log for ConsoleLogger {
             Level::Debug => "DEBUG ",
             Level::Trace => "TRACE ",
         };
-        console::write(format_args!("[{}] {level}{}\n", record.target(), record.args()));
+        console::write(format_args!(
+            "[{}] {level}{}\n",
+            record.target(),
+            record.args()
+        ));
     }
 
     fn flush(&self) {}

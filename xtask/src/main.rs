@@ -1,1 +1,83 @@
-fn main() {}
+//! `cargo xtask`: the single entry point for building, running and testing the kernel.
+//!
+//! ```text
+//! cargo xtask run [OPTIONS] [-- KERNEL_ARGS...]   build, boot once in QEMU, print the verdict
+//! cargo xtask test [--filter SUBSTR] [--list]     lint, host tests, in-kernel tests, boots
+//! ```
+//!
+//! xtask runs on the user's default toolchain; everything it builds uses the pinned
+//! nightly ([`toolchain::TOOLCHAIN`]), which it installs when missing. The contract with
+//! the kernel (arguments, output lines, exit codes) is `docs/kernel-interface.md`.
+//!
+//! Module map: [`toolchain`] and [`process`] run cargo and rustup; [`image`] builds the
+//! kernel and disk images; [`qemu`], [`kvm`] and [`runner`] start QEMU and watch it;
+//! [`output`] parses what the kernel prints and decides the verdict; [`boot`] ties one
+//! boot together; [`run`] and [`mod@test`] are the two subcommands, [`scenarios`] the table
+//! of boot tests.
+
+#![forbid(unsafe_code)]
+
+mod boot;
+mod error;
+mod image;
+mod kvm;
+mod output;
+mod process;
+mod qemu;
+mod run;
+mod runner;
+mod scenarios;
+mod test;
+mod toolchain;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Build, run and test the kernel.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Build, run and test the kernel (see docs/kernel-interface.md)",
+    after_help = "Examples:\n  \
+        cargo xtask run --duration 5 --smp 2\n  \
+        cargo xtask run --uefi -- log=debug\n  \
+        cargo xtask test --filter boot-uefi"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Build the kernel and boot it once in QEMU; exit 0 only if the kernel reports success.
+    ///
+    /// Serial output is shown live. The kernel's verdict comes from QEMU's isa-debug-exit
+    /// status: 33 success, 35 failure, 0 CPU reset (triple fault); a host timeout kills
+    /// QEMU. The last line is `[xtask] verdict: ...`.
+    Run(run::RunArgs),
+    /// Run every check: rustfmt and clippy, host unit tests, in-kernel tests, boot scenarios.
+    ///
+    /// Prints `[test] PASS <name>` / `[test] FAIL <name>: <why>` per check and ends with
+    /// `N passed, M failed`; exits non-zero if anything failed.
+    Test(test::TestArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Task::Run(args) => run::run(args),
+        Task::Test(args) => test::run(args),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("[xtask] error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -37,7 +37,10 @@ pub fn allocatable_range(region: &MemoryRegion) -> Option<(u64, u64)> {
     if region.kind != MemoryRegionKind::Usable {
         return None;
     }
-    let start = region.start.max(LOW_MEMORY_END).next_multiple_of(FRAME_SIZE);
+    let start = region
+        .start
+        .max(LOW_MEMORY_END)
+        .next_multiple_of(FRAME_SIZE);
     let end = region.end / FRAME_SIZE * FRAME_SIZE;
     (start < end).then_some((start, end))
 }
@@ -161,48 +164,71 @@ mod tests {
 
     const FRAMES: usize = 4096;
 
-    kernel_test!(fn frames_are_usable_ram_above_1mib() {
-        let regions = crate::memory::regions();
-        let before = super::in_use();
-        let mut frames = Vec::with_capacity(FRAMES);
-        for i in 0..FRAMES {
-            let frame = super::allocate().ok_or_else(|| alloc::format!("out of frames after {i}"))?;
-            let start = frame.start_address().as_u64();
-            check!(start >= LOW_MEMORY_END, "frame {start:#x} is below 1 MiB");
-            check!(start % FRAME_SIZE == 0, "frame {start:#x} is not 4 KiB aligned");
-            let in_usable = regions.iter().any(|r| {
-                r.kind == MemoryRegionKind::Usable && r.start <= start && start + FRAME_SIZE <= r.end
-            });
-            check!(in_usable, "frame {start:#x} is not inside a usable region");
-            // Write the frame's own address into it: a duplicate or an alias
-            // of another frame shows up when reading back.
-            let ptr = phys_to_virt(frame.start_address()).as_mut_ptr::<u64>();
-            // SAFETY: the frame is ours and mapped by the physical-memory window.
-            unsafe { ptr.write(start) };
-            frames.push(frame);
+    kernel_test!(
+        fn frames_are_usable_ram_above_1mib() {
+            let regions = crate::memory::regions();
+            let before = super::in_use();
+            let mut frames = Vec::with_capacity(FRAMES);
+            for i in 0..FRAMES {
+                let frame =
+                    super::allocate().ok_or_else(|| alloc::format!("out of frames after {i}"))?;
+                let start = frame.start_address().as_u64();
+                check!(start >= LOW_MEMORY_END, "frame {start:#x} is below 1 MiB");
+                check!(
+                    start % FRAME_SIZE == 0,
+                    "frame {start:#x} is not 4 KiB aligned"
+                );
+                let in_usable = regions.iter().any(|r| {
+                    r.kind == MemoryRegionKind::Usable
+                        && r.start <= start
+                        && start + FRAME_SIZE <= r.end
+                });
+                check!(in_usable, "frame {start:#x} is not inside a usable region");
+                // Write the frame's own address into it: a duplicate or an alias
+                // of another frame shows up when reading back.
+                let ptr = phys_to_virt(frame.start_address()).as_mut_ptr::<u64>();
+                // SAFETY: the frame is ours and mapped by the physical-memory window.
+                unsafe { ptr.write(start) };
+                frames.push(frame);
+            }
+            for frame in &frames {
+                let start = frame.start_address().as_u64();
+                let ptr = phys_to_virt(frame.start_address()).as_ptr::<u64>();
+                // SAFETY: as above.
+                let value = unsafe { ptr.read() };
+                check!(
+                    value == start,
+                    "frame {start:#x} holds {value:#x}: frames overlap"
+                );
+            }
+            let mut sorted: Vec<u64> = frames.iter().map(|f| f.start_address().as_u64()).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            check!(
+                sorted.len() == FRAMES,
+                "{} duplicate frames",
+                FRAMES - sorted.len()
+            );
+            check!(
+                super::in_use() == before + FRAMES as u64,
+                "in_use count off after allocation"
+            );
+            for frame in frames.drain(..) {
+                // SAFETY: allocated above, no longer used.
+                unsafe { super::deallocate(frame) };
+            }
+            check!(super::in_use() == before, "in_use count off after freeing");
+            // Freed frames are reused before new ones are taken.
+            let again = super::allocate().ok_or("no frame after freeing")?;
+            check!(
+                sorted
+                    .binary_search(&again.start_address().as_u64())
+                    .is_ok(),
+                "freed frame not reused"
+            );
+            // SAFETY: allocated just above, unused.
+            unsafe { super::deallocate(again) };
+            Ok(())
         }
-        for frame in &frames {
-            let start = frame.start_address().as_u64();
-            let ptr = phys_to_virt(frame.start_address()).as_ptr::<u64>();
-            // SAFETY: as above.
-            let value = unsafe { ptr.read() };
-            check!(value == start, "frame {start:#x} holds {value:#x}: frames overlap");
-        }
-        let mut sorted: Vec<u64> = frames.iter().map(|f| f.start_address().as_u64()).collect();
-        sorted.sort_unstable();
-        sorted.dedup();
-        check!(sorted.len() == FRAMES, "{} duplicate frames", FRAMES - sorted.len());
-        check!(super::in_use() == before + FRAMES as u64, "in_use count off after allocation");
-        for frame in frames.drain(..) {
-            // SAFETY: allocated above, no longer used.
-            unsafe { super::deallocate(frame) };
-        }
-        check!(super::in_use() == before, "in_use count off after freeing");
-        // Freed frames are reused before new ones are taken.
-        let again = super::allocate().ok_or("no frame after freeing")?;
-        check!(sorted.binary_search(&again.start_address().as_u64()).is_ok(), "freed frame not reused");
-        // SAFETY: allocated just above, unused.
-        unsafe { super::deallocate(again) };
-        Ok(())
-    });
+    );
 }

@@ -13,8 +13,8 @@ use talc::TalcLock;
 use talc::source::Manual;
 use x86_64::VirtAddr;
 use x86_64::structures::paging::PageTableFlags;
-use x86_64::structures::paging::mapper::MapToError;
 use x86_64::structures::paging::Size4KiB;
+use x86_64::structures::paging::mapper::MapToError;
 
 use super::frame::GlobalFrames;
 use crate::arch::x86_64::paging;
@@ -99,7 +99,10 @@ mod tests {
         // SAFETY: the layout has a non-zero size.
         let ptr = unsafe { alloc(layout) };
         check!(!ptr.is_null(), "allocation {id} of {size} bytes failed");
-        check!(ptr as usize % align == 0, "allocation {id} misaligned: {ptr:p} for align {align}");
+        check!(
+            (ptr as usize).is_multiple_of(align),
+            "allocation {id} misaligned: {ptr:p} for align {align}"
+        );
         for offset in 0..size {
             // SAFETY: `ptr` points to `size` freshly allocated bytes.
             unsafe { ptr.add(offset).write(pattern(id, offset)) };
@@ -125,36 +128,45 @@ mod tests {
         unsafe { dealloc(object.ptr, object.layout) };
     }
 
-    kernel_test!(fn hundred_thousand_mixed_objects() {
-        const COUNT: usize = 100_000;
-        let mut rng = Rng(0x1234_5678_9abc_def1);
-        let mut live = Vec::with_capacity(COUNT);
-        for id in 0..COUNT {
-            live.push(allocate(&mut rng, id)?);
+    kernel_test!(
+        fn hundred_thousand_mixed_objects() {
+            const COUNT: usize = 100_000;
+            let mut rng = Rng(0x1234_5678_9abc_def1);
+            let mut live = Vec::with_capacity(COUNT);
+            for id in 0..COUNT {
+                live.push(allocate(&mut rng, id)?);
+            }
+            for object in &live {
+                verify(object)?;
+            }
+            // Free every other object to fragment the heap, then fill the holes
+            // with objects of other sizes and check nothing was overwritten.
+            let mut kept = Vec::with_capacity(COUNT);
+            for (i, object) in live.into_iter().enumerate() {
+                if i % 2 == 0 {
+                    free(object)
+                } else {
+                    kept.push(object)
+                }
+            }
+            for id in COUNT..COUNT + COUNT / 2 {
+                kept.push(allocate(&mut rng, id)?);
+            }
+            for object in &kept {
+                verify(object)?;
+            }
+            kept.into_iter().for_each(free);
+            // Everything was freed and coalesced: one large block must fit again.
+            let big = Layout::from_size_align(32 << 20, 4096).expect("valid layout");
+            // SAFETY: non-zero size.
+            let ptr = unsafe { alloc(big) };
+            check!(
+                !ptr.is_null(),
+                "32 MiB allocation failed after freeing everything: heap fragmented"
+            );
+            // SAFETY: allocated just above with this layout.
+            unsafe { dealloc(ptr, big) };
+            Ok(())
         }
-        for object in &live {
-            verify(object)?;
-        }
-        // Free every other object to fragment the heap, then fill the holes
-        // with objects of other sizes and check nothing was overwritten.
-        let mut kept = Vec::with_capacity(COUNT);
-        for (i, object) in live.into_iter().enumerate() {
-            if i % 2 == 0 { free(object) } else { kept.push(object) }
-        }
-        for id in COUNT..COUNT + COUNT / 2 {
-            kept.push(allocate(&mut rng, id)?);
-        }
-        for object in &kept {
-            verify(object)?;
-        }
-        kept.into_iter().for_each(free);
-        // Everything was freed and coalesced: one large block must fit again.
-        let big = Layout::from_size_align(32 << 20, 4096).expect("valid layout");
-        // SAFETY: non-zero size.
-        let ptr = unsafe { alloc(big) };
-        check!(!ptr.is_null(), "32 MiB allocation failed after freeing everything: heap fragmented");
-        // SAFETY: allocated just above with this layout.
-        unsafe { dealloc(ptr, big) };
-        Ok(())
-    });
+    );
 }

@@ -140,8 +140,12 @@ pub fn try_recover(vector: u8, frame: &mut InterruptStackFrame, error_code: Opti
     };
     let slot = this_cpu_slot();
     slot.vector.store(u64::from(vector), Ordering::Relaxed);
-    slot.error_code.store(error_code.unwrap_or(0), Ordering::Relaxed);
-    slot.cr2.store(x86_64::registers::control::Cr2::read_raw(), Ordering::Relaxed);
+    slot.error_code
+        .store(error_code.unwrap_or(0), Ordering::Relaxed);
+    slot.cr2.store(
+        x86_64::registers::control::Cr2::read_raw(),
+        Ordering::Relaxed,
+    );
     let fixup = VirtAddr::new((entry.fixup)());
     // SAFETY: by the table's invariant the fixup expects exactly the state the
     // faulting instruction left (same stack, no side effects yet), so resuming
@@ -157,40 +161,65 @@ mod tests {
     use crate::arch::x86_64::interrupts::vector;
     use crate::ktest::{check, kernel_test};
 
-    kernel_test!(fn probe_of_mapped_memory_reads_it() {
-        let value: u64 = 0x0123_4567_89ab_cdef;
-        let addr = VirtAddr::from_ptr(&raw const value);
-        // SAFETY: a local variable: ordinary RAM.
-        let read = unsafe { probe_read_u64(addr) };
-        check!(read == Ok(value), "probe read {read:x?}, expected {value:#x}");
-        Ok(())
-    });
+    kernel_test!(
+        fn probe_of_mapped_memory_reads_it() {
+            let value: u64 = 0x0123_4567_89ab_cdef;
+            let addr = VirtAddr::from_ptr(&raw const value);
+            // SAFETY: a local variable: ordinary RAM.
+            let read = unsafe { probe_read_u64(addr) };
+            check!(
+                read == Ok(value),
+                "probe read {read:x?}, expected {value:#x}"
+            );
+            Ok(())
+        }
+    );
 
-    kernel_test!(fn page_fault_is_caught_with_cr2() {
-        let addr = crate::memory::unmapped_test_address();
-        // SAFETY: the address is unmapped, not MMIO.
-        let result = unsafe { probe_read_u64(VirtAddr::new(addr)) };
-        let Err(fault) = result else {
-            return Err(alloc::format!("read of unmapped {addr:#x} did not fault: {result:x?}"));
-        };
-        check!(fault.vector == vector::PAGE_FAULT, "vector {} instead of #PF", fault.vector);
-        check!(fault.cr2 == addr, "CR2 {:#x}, expected {addr:#x}", fault.cr2);
-        // Error code: bit 0 clear = page not present, bit 1 clear = read.
-        check!(fault.error_code & 0b11 == 0, "error code {:#x}: expected a not-present read", fault.error_code);
-        Ok(())
-    });
+    kernel_test!(
+        fn page_fault_is_caught_with_cr2() {
+            let addr = crate::memory::unmapped_test_address();
+            // SAFETY: the address is unmapped, not MMIO.
+            let result = unsafe { probe_read_u64(VirtAddr::new(addr)) };
+            let Err(fault) = result else {
+                return Err(alloc::format!(
+                    "read of unmapped {addr:#x} did not fault: {result:x?}"
+                ));
+            };
+            check!(
+                fault.vector == vector::PAGE_FAULT,
+                "vector {} instead of #PF",
+                fault.vector
+            );
+            check!(
+                fault.cr2 == addr,
+                "CR2 {:#x}, expected {addr:#x}",
+                fault.cr2
+            );
+            // Error code: bit 0 clear = page not present, bit 1 clear = read.
+            check!(
+                fault.error_code & 0b11 == 0,
+                "error code {:#x}: expected a not-present read",
+                fault.error_code
+            );
+            Ok(())
+        }
+    );
 
-    kernel_test!(fn general_protection_fault_is_caught() {
-        // A non-canonical address: the CPU raises #GP (not #PF) before paging.
-        let addr = VirtAddr::new_truncate(0).as_u64() ^ 0x8000_0000_0000_0000;
-        let raw = VirtAddr::try_new(addr);
-        check!(raw.is_err(), "{addr:#x} unexpectedly canonical");
-        // SAFETY: the address is non-canonical: the access cannot reach memory.
-        let result = unsafe { probe_read_u64(VirtAddr::new_unsafe(addr)) };
-        let Err(fault) = result else {
-            return Err(alloc::format!("non-canonical read did not fault: {result:x?}"));
-        };
-        check!(fault.vector == 13, "vector {} instead of #GP", fault.vector);
-        Ok(())
-    });
+    kernel_test!(
+        fn general_protection_fault_is_caught() {
+            // A non-canonical address: the CPU raises #GP (not #PF) before paging.
+            let addr = VirtAddr::new_truncate(0).as_u64() ^ 0x8000_0000_0000_0000;
+            let raw = VirtAddr::try_new(addr);
+            check!(raw.is_err(), "{addr:#x} unexpectedly canonical");
+            // SAFETY: the address is non-canonical: the access cannot reach memory.
+            let result = unsafe { probe_read_u64(VirtAddr::new_unsafe(addr)) };
+            let Err(fault) = result else {
+                return Err(alloc::format!(
+                    "non-canonical read did not fault: {result:x?}"
+                ));
+            };
+            check!(fault.vector == 13, "vector {} instead of #GP", fault.vector);
+            Ok(())
+        }
+    );
 }

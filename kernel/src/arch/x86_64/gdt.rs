@@ -78,9 +78,13 @@ static BOOT_CPU_GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 /// Builds a TSS whose IST slots point at `stacks` (slot order).
 fn tss_with_ist(stacks: &[IstStack; 3]) -> TaskStateSegment {
     let mut tss = TaskStateSegment::new();
-    for (slot, stack) in [DOUBLE_FAULT_IST_INDEX, NMI_IST_INDEX, MACHINE_CHECK_IST_INDEX]
-        .into_iter()
-        .zip(stacks)
+    for (slot, stack) in [
+        DOUBLE_FAULT_IST_INDEX,
+        NMI_IST_INDEX,
+        MACHINE_CHECK_IST_INDEX,
+    ]
+    .into_iter()
+    .zip(stacks)
     {
         tss.interrupt_stack_table[usize::from(slot)] = stack.top();
     }

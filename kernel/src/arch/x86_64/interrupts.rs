@@ -41,7 +41,10 @@ const EXCEPTION_NAMES: [&str; 32] = [
 
 /// The mnemonic of exception `vector`.
 pub fn exception_name(vector: u8) -> &'static str {
-    EXCEPTION_NAMES.get(usize::from(vector)).copied().unwrap_or("IRQ")
+    EXCEPTION_NAMES
+        .get(usize::from(vector))
+        .copied()
+        .unwrap_or("IRQ")
 }
 
 /// How many `int3` breakpoints have been handled, on all CPUs.
@@ -131,10 +134,18 @@ fn fatal(vector: u8, frame: &InterruptStackFrame, error_code: Option<u64>) -> ! 
         let pick = |flag, yes, no| if code.contains(flag) { yes } else { no };
         console::emergency(format_args!(
             "[EXCEPTION] cpu={cpu} page fault: {} {} in {} mode{}\n",
-            pick(PageFaultErrorCode::PROTECTION_VIOLATION, "protection violation", "page not present"),
+            pick(
+                PageFaultErrorCode::PROTECTION_VIOLATION,
+                "protection violation",
+                "page not present"
+            ),
             pick(PageFaultErrorCode::CAUSED_BY_WRITE, "on write", "on read"),
             pick(PageFaultErrorCode::USER_MODE, "user", "kernel"),
-            pick(PageFaultErrorCode::INSTRUCTION_FETCH, " (instruction fetch)", ""),
+            pick(
+                PageFaultErrorCode::INSTRUCTION_FETCH,
+                " (instruction fetch)",
+                ""
+            ),
         ));
     } else {
         console::emergency(format_args!(
@@ -157,13 +168,16 @@ fn build_idt() -> InterruptDescriptorTable {
     idt.debug.set_handler_fn(debug);
     idt.breakpoint.set_handler_fn(breakpoint);
     idt.overflow.set_handler_fn(overflow);
-    idt.bound_range_exceeded.set_handler_fn(bound_range_exceeded);
+    idt.bound_range_exceeded
+        .set_handler_fn(bound_range_exceeded);
     idt.invalid_opcode.set_handler_fn(invalid_opcode);
-    idt.device_not_available.set_handler_fn(device_not_available);
+    idt.device_not_available
+        .set_handler_fn(device_not_available);
     idt.invalid_tss.set_handler_fn(invalid_tss);
     idt.segment_not_present.set_handler_fn(segment_not_present);
     idt.stack_segment_fault.set_handler_fn(stack_segment_fault);
-    idt.general_protection_fault.set_handler_fn(general_protection_fault);
+    idt.general_protection_fault
+        .set_handler_fn(general_protection_fault);
     idt.page_fault.set_handler_fn(page_fault);
     idt.x87_floating_point.set_handler_fn(x87_floating_point);
     idt.alignment_check.set_handler_fn(alignment_check);
@@ -171,9 +185,10 @@ fn build_idt() -> InterruptDescriptorTable {
     idt.virtualization.set_handler_fn(virtualization);
     idt.cp_protection_exception.set_handler_fn(cp_protection);
     idt.hv_injection_exception.set_handler_fn(hv_injection);
-    idt.vmm_communication_exception.set_handler_fn(vmm_communication);
+    idt.vmm_communication_exception
+        .set_handler_fn(vmm_communication);
     idt.security_exception.set_handler_fn(security);
-    // SAFETY (all three): the IST indices name slots that `gdt` fills with
+    // SAFETY: (all three) the IST indices name slots that `gdt` fills with
     // stacks used by no other vector, on every CPU's TSS.
     unsafe {
         idt.double_fault
@@ -199,14 +214,19 @@ mod tests {
 
     use crate::ktest::{check, kernel_test};
 
-    kernel_test!(fn breakpoint_returns() {
-        static AFTER: AtomicU32 = AtomicU32::new(0);
-        let before = super::breakpoint_count();
-        x86_64::instructions::interrupts::int3();
-        AFTER.store(1, Ordering::Relaxed);
-        let handled = super::breakpoint_count() - before;
-        check!(handled == 1, "{handled} breakpoints handled, expected 1");
-        check!(AFTER.load(Ordering::Relaxed) == 1, "execution did not resume after int3");
-        Ok(())
-    });
+    kernel_test!(
+        fn breakpoint_returns() {
+            static AFTER: AtomicU32 = AtomicU32::new(0);
+            let before = super::breakpoint_count();
+            x86_64::instructions::interrupts::int3();
+            AFTER.store(1, Ordering::Relaxed);
+            let handled = super::breakpoint_count() - before;
+            check!(handled == 1, "{handled} breakpoints handled, expected 1");
+            check!(
+                AFTER.load(Ordering::Relaxed) == 1,
+                "execution did not resume after int3"
+            );
+            Ok(())
+        }
+    );
 }

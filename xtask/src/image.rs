@@ -1,0 +1,182 @@
+//! Building the kernel and the image builder, and making one disk image per boot.
+//!
+//! The kernel arguments travel as the bootloader's ramdisk (`docs/kernel-interface.md`
+//! §1), so every boot with different arguments needs its own image. The kernel and the
+//! `image-builder` tool are built once; each boot then gets a fresh run directory
+//! `target/xtask/<label>-<pid>-<n>/` holding
+//!
+//! - `ramdisk`: the kernel arguments joined by spaces, plus a newline;
+//! - `bios.img` or `uefi.img`: the disk image (under 0.1 s to make);
+//! - `serial.log`: everything the boot printed on the serial port (written by the runner).
+//!
+//! Callers delete the directory after a successful boot and keep it for failures.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::{Context, Result};
+use crate::process;
+use crate::toolchain::{self, KERNEL_TARGET};
+
+/// Which firmware boots the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    /// Legacy BIOS (SeaBIOS, QEMU's default), MBR image.
+    Bios,
+    /// UEFI (OVMF), GPT image.
+    Uefi,
+}
+
+impl Firmware {
+    /// `bios` or `uefi`: the name the kernel prints as `mode=`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Firmware::Bios => "bios",
+            Firmware::Uefi => "uefi",
+        }
+    }
+}
+
+/// The kernel build profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// `cargo build` (opt-level 1, debug info, debug assertions).
+    Debug,
+    /// `cargo build --release`.
+    Release,
+}
+
+/// The built programs a boot needs.
+#[derive(Debug, Clone)]
+pub struct Artifacts {
+    /// The kernel ELF.
+    pub kernel: PathBuf,
+    /// The host `image-builder` executable.
+    pub image_builder: PathBuf,
+}
+
+/// Builds the kernel and the image builder with the pinned toolchain.
+pub fn build(profile: Profile) -> Result<Artifacts> {
+    Ok(Artifacts {
+        kernel: build_kernel(profile)?,
+        image_builder: build_image_builder()?,
+    })
+}
+
+/// `cargo +T build -p kernel --target x86_64-unknown-none [--release]`.
+fn build_kernel(profile: Profile) -> Result<PathBuf> {
+    let mut args = vec!["build", "-p", "kernel", "--target", KERNEL_TARGET];
+    let dir = match profile {
+        Profile::Debug => "debug",
+        Profile::Release => {
+            args.push("--release");
+            "release"
+        }
+    };
+    println!("[xtask] building kernel ({dir})");
+    process::run(&mut toolchain::cargo(args))?;
+    Ok(toolchain::target_dir()
+        .join(KERNEL_TARGET)
+        .join(dir)
+        .join("kernel"))
+}
+
+/// `cargo +T build -p image-builder` (host target; its build script needs nightly).
+fn build_image_builder() -> Result<PathBuf> {
+    println!("[xtask] building image-builder");
+    process::run(&mut toolchain::cargo(["build", "-p", "image-builder"]))?;
+    Ok(toolchain::target_dir().join("debug").join("image-builder"))
+}
+
+/// A per-boot directory under `target/xtask/`.
+#[derive(Debug)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates a fresh, empty directory `target/xtask/<label>-<pid>-<n>/`.
+    ///
+    /// The process id keeps concurrent xtask processes apart and `n` the boots of one
+    /// process. A leftover directory with the same name (an old process that had the
+    /// same id) is replaced.
+    pub fn create(label: &str) -> Result<Self> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{label}-{}-{n}", std::process::id());
+        let path = toolchain::target_dir().join("xtask").join(name);
+        if path.exists() {
+            fs::remove_dir_all(&path)
+                .context(|| format!("cannot remove stale {}", path.display()))?;
+        }
+        fs::create_dir_all(&path).context(|| format!("cannot create {}", path.display()))?;
+        Ok(Self { path })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file where the runner stores the serial output.
+    pub fn serial_log(&self) -> PathBuf {
+        self.path.join("serial.log")
+    }
+
+    /// Deletes the directory (after a successful boot: nothing to inspect).
+    pub fn remove(self) -> Result<()> {
+        fs::remove_dir_all(&self.path).context(|| format!("cannot remove {}", self.path.display()))
+    }
+}
+
+/// The ramdisk text for these kernel arguments: joined by single spaces, one newline.
+pub fn ramdisk_contents(kernel_args: &[String]) -> String {
+    format!("{}\n", kernel_args.join(" "))
+}
+
+/// Writes the ramdisk into `dir` and makes the disk image; returns the image path.
+pub fn make_image(
+    artifacts: &Artifacts,
+    dir: &RunDir,
+    firmware: Firmware,
+    kernel_args: &[String],
+) -> Result<PathBuf> {
+    let ramdisk = dir.path().join("ramdisk");
+    fs::write(&ramdisk, ramdisk_contents(kernel_args))
+        .context(|| format!("cannot write {}", ramdisk.display()))?;
+    let image = dir.path().join(format!("{}.img", firmware.name()));
+    let mut command = Command::new(&artifacts.image_builder);
+    command
+        .arg("--kernel")
+        .arg(&artifacts.kernel)
+        .arg("--ramdisk")
+        .arg(&ramdisk)
+        .arg(format!("--{}", firmware.name()))
+        .arg(&image);
+    process::run(&mut command)?;
+    Ok(image)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ramdisk_joins_arguments() {
+        let args = ["test=all".to_owned(), "log=debug".to_owned()];
+        assert_eq!(ramdisk_contents(&args), "test=all log=debug\n");
+        assert_eq!(ramdisk_contents(&[]), "\n");
+    }
+
+    #[test]
+    fn run_dirs_are_unique() {
+        let a = RunDir::create("unit-test").unwrap();
+        let b = RunDir::create("unit-test").unwrap();
+        assert_ne!(a.path(), b.path());
+        assert!(a.path().is_dir());
+        a.remove().unwrap();
+        b.remove().unwrap();
+    }
+}

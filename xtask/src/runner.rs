@@ -1,0 +1,186 @@
+//! Running QEMU: live serial output, capture, host timeout.
+//!
+//! QEMU runs with `-serial stdio`, so its stdout is the guest's COM1. A reader thread
+//! splits it into lines ([`LineSplitter`]), optionally echoes each line as it arrives
+//! (`cargo xtask run`) and collects them for the verdict; a second thread does the same
+//! for QEMU's own stderr. The main thread waits for QEMU and kills it when the host
+//! timeout expires. QEMU's stdin is `/dev/null`: the kernel reads no input, and QEMU then
+//! leaves the terminal's settings alone, so Ctrl-C reaches both xtask and QEMU.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::error::{Context, Error, Result};
+use crate::output::{self, Exit, LineSplitter};
+use crate::process;
+
+/// How often the waiting loop checks whether QEMU has exited.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Where the output of a run goes besides the captured lines.
+#[derive(Debug, Clone)]
+pub struct Streams {
+    /// Print serial lines to stdout and QEMU's stderr to stderr as they arrive.
+    pub echo: bool,
+    /// Also write the serial lines to this file.
+    pub serial_log: Option<PathBuf>,
+}
+
+/// What a finished QEMU run produced.
+#[derive(Debug)]
+pub struct Finished {
+    /// How QEMU ended.
+    pub exit: Exit,
+    /// The serial output, cleaned and split into lines.
+    pub serial: Vec<String>,
+    /// QEMU's stderr, split into lines.
+    pub stderr: Vec<String>,
+    /// Wall time from spawn to exit.
+    pub elapsed: Duration,
+}
+
+/// Runs `command` (a QEMU command line) to completion or until `timeout`.
+pub fn run(mut command: Command, timeout: Option<Duration>, streams: &Streams) -> Result<Finished> {
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context(|| format!("cannot start `{}`", process::display(&command)))?;
+    let serial_log = match &streams.serial_log {
+        Some(path) => {
+            Some(File::create(path).context(|| format!("cannot create {}", path.display()))?)
+        }
+        None => None,
+    };
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let serial_reader = spawn_reader(stdout, streams.echo.then_some(Echo::Stdout), serial_log);
+    let stderr_reader = spawn_reader(stderr, streams.echo.then_some(Echo::Stderr), None);
+    let status = wait_with_timeout(&mut child, timeout)?;
+    let elapsed = started.elapsed();
+    let exit = match (status, timeout) {
+        (Some(status), _) => exit_of(status),
+        (None, Some(timeout)) => Exit::TimedOut(timeout),
+        (None, None) => unreachable!("without a timeout the wait only ends when QEMU exits"),
+    };
+    let serial = join_reader(serial_reader)?;
+    let stderr = join_reader(stderr_reader)?;
+    let exit = match (exit, output::qemu_terminated_by_signal(&stderr)) {
+        (Exit::Status(0), Some(signal)) => Exit::Signal(signal),
+        (exit, _) => exit,
+    };
+    Ok(Finished {
+        exit,
+        serial,
+        stderr,
+        elapsed,
+    })
+}
+
+/// Where a reader thread echoes its lines.
+#[derive(Debug, Clone, Copy)]
+enum Echo {
+    Stdout,
+    Stderr,
+}
+
+/// Reads `source` to its end on a new thread; returns the lines.
+fn spawn_reader(
+    mut source: impl Read + Send + 'static,
+    echo: Option<Echo>,
+    mut log: Option<File>,
+) -> JoinHandle<io::Result<Vec<String>>> {
+    thread::spawn(move || {
+        let mut splitter = LineSplitter::default();
+        let mut lines = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = source.read(&mut buffer)?;
+            let new_lines = if n == 0 {
+                splitter.finish().into_iter().collect()
+            } else {
+                splitter.push(&buffer[..n])
+            };
+            for line in new_lines {
+                emit(&line, echo, log.as_mut())?;
+                lines.push(line);
+            }
+            if n == 0 {
+                return Ok(lines);
+            }
+        }
+    })
+}
+
+/// Echoes one line and appends it to the log.
+fn emit(line: &str, echo: Option<Echo>, log: Option<&mut File>) -> io::Result<()> {
+    match echo {
+        Some(Echo::Stdout) => writeln!(io::stdout().lock(), "{line}")?,
+        Some(Echo::Stderr) => writeln!(io::stderr().lock(), "{line}")?,
+        None => {}
+    }
+    if let Some(log) = log {
+        writeln!(log, "{line}")?;
+    }
+    Ok(())
+}
+
+fn join_reader(reader: JoinHandle<io::Result<Vec<String>>>) -> Result<Vec<String>> {
+    reader
+        .join()
+        .map_err(|_| Error::new("the QEMU output reader thread panicked"))?
+        .context(|| "cannot read QEMU's output".to_owned())
+}
+
+/// Waits for `child`; with a timeout, kills it when the timeout expires and returns
+/// `None`.
+pub fn wait_with_timeout(
+    child: &mut Child,
+    timeout: Option<Duration>,
+) -> Result<Option<ExitStatus>> {
+    let Some(timeout) = timeout else {
+        return child
+            .wait()
+            .map(Some)
+            .context(|| "cannot wait for QEMU".to_owned());
+    };
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .context(|| "cannot wait for QEMU".to_owned())?
+        {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            kill(child)?;
+            return Ok(None);
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Kills `child` and reaps it.
+fn kill(child: &mut Child) -> Result<()> {
+    // `kill` fails only if the process has already exited, which is fine: reap it.
+    let _ = child.kill();
+    child
+        .wait()
+        .context(|| "cannot reap killed QEMU".to_owned())?;
+    Ok(())
+}
+
+fn exit_of(status: ExitStatus) -> Exit {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Exit::Status(code),
+        (None, Some(signal)) => Exit::Signal(signal),
+        (None, None) => unreachable!("a Unix process exits with a status or by a signal"),
+    }
+}
