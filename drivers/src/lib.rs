@@ -7,6 +7,11 @@
 //!   [`core::fmt::Write`].
 //! - [`pit`]: the Intel 8253/8254 Programmable Interval Timer, used as the
 //!   reference clock to calibrate the TSC and the local-APIC timer.
+//! - [`apic`]: the local APIC behind one interface, [`apic::LocalApic`],
+//!   with xAPIC (MMIO) and x2APIC (MSR) implementations chosen from CPUID;
+//!   IPIs built from enums, the LAPIC timer registers.
+//! - [`pic`]: the legacy 8259A pair, remapped and masked so that it stays
+//!   out of the way of the APICs.
 //!
 //! # Rules
 //!
@@ -27,5 +32,7 @@
 //!   the kernel.
 #![cfg_attr(not(test), no_std)]
 
+pub mod apic;
+pub mod pic;
 pub mod pit;
 pub mod serial;

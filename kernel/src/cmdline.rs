@@ -11,7 +11,7 @@
 use core::fmt;
 
 /// Every key the kernel understands, in the order the warning lists them.
-pub const VALID_KEYS: &[&str] = &["log", "duration", "test"];
+pub const VALID_KEYS: &[&str] = &["log", "duration", "test", "smp_boot", "smp_fake_ap"];
 
 /// How verbose the kernel log is (`log=<level>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,6 +54,20 @@ pub struct KernelArgs<'a> {
     /// `test=`: run the in-kernel tests whose names contain this filter
     /// (`all` runs every test that runs by default).
     pub test: Option<&'a str>,
+    /// `smp_boot=`: start the application processors one by one or all at once.
+    pub smp_boot: SmpBoot,
+    /// `smp_fake_ap=`: also try to start this APIC id, which has no CPU
+    /// behind it, to exercise the "AP never answers" path.
+    pub smp_fake_ap: Option<u32>,
+}
+
+/// How the boot CPU starts the others (`smp_boot=serial|parallel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmpBoot {
+    /// One AP at a time: INIT, SIPI, SIPI, wait, next.
+    Serial,
+    /// All APs at once (default).
+    Parallel,
 }
 
 impl Default for KernelArgs<'_> {
@@ -62,6 +76,8 @@ impl Default for KernelArgs<'_> {
             log: LogLevel::Info,
             duration_ms: None,
             test: None,
+            smp_boot: SmpBoot::Parallel,
+            smp_fake_ap: None,
         }
     }
 }
@@ -129,6 +145,15 @@ pub fn parse<'a>(text: &'a str, mut on_issue: impl FnMut(ArgIssue<'a>)) -> Kerne
             },
             "test" if value.is_empty() => on_issue(bad("a test-name filter or 'all'")),
             "test" => args.test = Some(value),
+            "smp_boot" => match value {
+                "serial" => args.smp_boot = SmpBoot::Serial,
+                "parallel" => args.smp_boot = SmpBoot::Parallel,
+                _ => on_issue(bad("serial or parallel")),
+            },
+            "smp_fake_ap" => match value.parse::<u32>() {
+                Ok(apic_id) => args.smp_fake_ap = Some(apic_id),
+                Err(_) => on_issue(bad("an APIC id, e.g. 200")),
+            },
             _ => on_issue(ArgIssue::UnknownKey { word }),
         }
     }
@@ -227,7 +252,7 @@ mod tests {
         let msg = ArgIssue::UnknownKey { word: "bogus=1" }.to_string();
         assert_eq!(
             msg,
-            "unknown kernel argument 'bogus=1' (valid keys: log, duration, test)"
+            "unknown kernel argument 'bogus=1' (valid keys: log, duration, test, smp_boot, smp_fake_ap)"
         );
     }
 
@@ -255,6 +280,18 @@ mod tests {
             ArgIssue::BadValue { word: "test=", .. }
         ));
         assert_eq!(issues[3], ArgIssue::NotKeyValue { word: "verbose" });
+    }
+
+    #[test]
+    fn smp_keys_parse() {
+        let (args, issues) = parse_collect("smp_boot=serial smp_fake_ap=200");
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(args.smp_boot, SmpBoot::Serial);
+        assert_eq!(args.smp_fake_ap, Some(200));
+        let (args, issues) = parse_collect("smp_boot=sideways smp_fake_ap=-1");
+        assert_eq!(args.smp_boot, SmpBoot::Parallel);
+        assert_eq!(args.smp_fake_ap, None);
+        assert_eq!(issues.len(), 2);
     }
 
     #[test]

@@ -11,9 +11,11 @@
 //! `[KTEST]` lines (`docs/kernel-interface.md` §2), then ends the run: success
 //! only if at least one test ran and none failed.
 //!
-//! *Manual* tests (`kernel_test!(manual fn ...)`) check the failure paths —
-//! they panic or fault on purpose — so they run only when the filter names
-//! them, never with `all`. The host runs them and expects a failed run.
+//! *Manual* tests (`kernel_test!(manual fn ...)`) check failure paths — they
+//! panic or fault on purpose, or need special kernel arguments — so they run
+//! only when the filter *names* them: it must be a `::`-separated suffix of
+//! the test's path (`harness::deliberate_panic`), never with `all` or a
+//! mere substring. The host runs each with what it needs and checks the verdict.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -97,7 +99,7 @@ fn short_name(test: &KernelTest) -> &'static str {
 fn selected(test: &KernelTest, filter: &str) -> bool {
     let name = short_name(test);
     if test.manual {
-        filter != "all" && name.contains(filter)
+        name.ends_with(filter) && name[..name.len() - filter.len()].ends_with("::")
     } else {
         filter == "all" || name.contains(filter)
     }

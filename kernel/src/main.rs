@@ -6,13 +6,14 @@
 //!   2. COM1 console, kernel arguments (ramdisk), logger   ──► [BOOT] first line
 //!   3. page tables → frame allocator → heap               ──► [MEM]
 //!   4. TSC calibrated against the PIT                      ──► [TIME]
-//!   5. test=…  → in-kernel tests, verdict, exit
+//!   5. MADT → legacy PICs masked → BSP Local APIC          ──► [SMP] CPUs detected, BSP online
+//!   6. interrupts on; APs started (INIT-SIPI-SIPI)        ──► [SMP] AP#N online
+//!   7. test=…  → in-kernel tests, verdict, exit
 //!      otherwise idle loop; duration=… → [STATS], exit
 //! ```
 //!
-//! Interrupts stay disabled for now: the legacy PIC is not yet remapped or
-//! masked, so enabling them could deliver a PIC interrupt on an exception
-//! vector. The SMP bring-up masks the PIC and brings the Local APIC up.
+//! Per-CPU data (GS.BASE) is set in step 1, so every later step, and every
+//! exception report, knows which CPU it runs on.
 #![no_std]
 #![no_main]
 #![feature(abi_x86_interrupt, used_with_arg)]
@@ -31,11 +32,11 @@ use core::panic::PanicInfo;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{BootInfo, entry_point};
-use kernel::cmdline::{self, KernelArgs};
+use kernel::cmdline::{self, KernelArgs, SmpBoot};
 use kernel::config;
 use x86_64::VirtAddr;
 
-use crate::arch::x86_64::{console, cpu, gdt, interrupts, paging};
+use crate::arch::x86_64::{acpi, apic, console, gdt, interrupts, lock_hooks, paging, percpu, smp};
 use crate::memory::BootMode;
 
 /// Prints a line of the kernel ⇄ host protocol (`docs/kernel-interface.md`),
@@ -62,6 +63,8 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     time::mark_boot();
     gdt::init_boot_cpu();
     interrupts::load();
+    smp::init_boot_cpu_percpu();
+    lock_hooks::install();
     // Without a console nothing can be reported; the run then ends by its
     // duration or the host's timeout, and the missing [BOOT] line says why.
     let console_ok = console::init().is_ok();
@@ -90,7 +93,16 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
 
     init_memory(boot_info);
     init_time();
-    stats::cpu_online();
+
+    let madt = acpi::init(boot_info.rsdp_addr.into_option());
+    apic::init_boot_cpu(madt);
+    smp::boot_cpu_online();
+    x86_64::instructions::interrupts::enable();
+    let order = match args.smp_boot {
+        SmpBoot::Serial => smp::BootOrder::Serial,
+        SmpBoot::Parallel => smp::BootOrder::Parallel,
+    };
+    smp::init_smp(madt, order, args.smp_fake_ap);
 
     run(&args)
 }
@@ -164,7 +176,7 @@ fn idle_loop(duration_ms: Option<u64>) -> ! {
 
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
-    let cpu = cpu::apic_id();
+    let cpu = percpu::cpu_number();
     let message = info.message();
     match info.location() {
         Some(at) => console::emergency(format_args!(

@@ -37,3 +37,12 @@ pub fn uptime_ns() -> u64 {
 pub fn uptime_ms() -> u64 {
     uptime_ns() / 1_000_000
 }
+
+/// Busy-waits for `us` microseconds. For hardware protocols (INIT-SIPI-SIPI)
+/// that prescribe delays; needs the clock calibrated.
+pub fn delay_us(us: u64) {
+    let until = uptime_ns() + us * 1000;
+    while uptime_ns() < until {
+        core::hint::spin_loop();
+    }
+}

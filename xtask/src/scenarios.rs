@@ -34,13 +34,16 @@ pub enum Expect {
     Verdict(VerdictKind),
     /// The `[BOOT]` line says `mode=` with the scenario's firmware.
     BootMode,
-    /// The `[STATS] total` line has these values.
+    /// The `[STATS] total` line says `cpus_online` = the scenario's `smp`
+    /// and at least this `uptime_ms`.
     Stats {
-        /// Exact `cpus_online`.
-        cpus_online: u64,
         /// Lower bound of `uptime_ms`.
         min_uptime_ms: u64,
     },
+    /// Every CPU came up: `[SMP] AP#k online` for k in 1..smp, a `[STATS] cpu=k`
+    /// line for k in 0..smp, and the IPI books balance (the sums of `ipi_sent`
+    /// and `ipi_received` over all CPUs are equal).
+    EveryCpuAccountedFor,
     /// Some line starts with `prefix` and contains every string of `contains`.
     Line {
         /// Required start of the line (may be empty).
@@ -52,15 +55,15 @@ pub enum Expect {
     Within(Duration),
 }
 
-/// A normal timed run: success, the right boot mode, and plausible statistics.
+/// A normal timed run: success, the right boot mode, every CPU online and
+/// accounted for, plausible statistics.
 const DURATION_RUN: &[Expect] = &[
     Expect::Verdict(VerdictKind::Success),
     Expect::BootMode,
     Expect::Stats {
-        // Only the boot CPU is brought up so far; becomes N with SMP bring-up.
-        cpus_online: 1,
         min_uptime_ms: 2000,
     },
+    Expect::EveryCpuAccountedFor,
 ];
 
 /// All boot scenarios, run in this order.
@@ -74,12 +77,71 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: DURATION_RUN,
     },
     Scenario {
+        name: "boot-bios-smp2",
+        smp: 2,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=2"],
+        timeout_secs: 60,
+        expect: DURATION_RUN,
+    },
+    Scenario {
         name: "boot-bios-smp4",
         smp: 4,
         firmware: Firmware::Bios,
         kernel_args: &["duration=2"],
         timeout_secs: 60,
         expect: DURATION_RUN,
+    },
+    Scenario {
+        name: "boot-bios-smp8",
+        smp: 8,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=2"],
+        timeout_secs: 90,
+        expect: DURATION_RUN,
+    },
+    Scenario {
+        name: "smp-serial-bring-up",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=2", "smp_boot=serial"],
+        timeout_secs: 60,
+        expect: DURATION_RUN,
+    },
+    Scenario {
+        name: "smp-fake-ap-times-out",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=2", "smp_fake_ap=200"],
+        timeout_secs: 60,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::Stats {
+                min_uptime_ms: 2000,
+            },
+            Expect::EveryCpuAccountedFor,
+            Expect::Line {
+                prefix: "[SMP] WARN AP#4 (apic_id=200) failed to start at stage 0",
+                contains: &[],
+            },
+        ],
+    },
+    Scenario {
+        name: "smp-fake-ap-kernel-test",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &[
+            "smp_fake_ap=200",
+            "test=smp::tests::fake_ap_timed_out_and_boot_went_on",
+        ],
+        timeout_secs: 60,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::Line {
+                prefix: "[KTEST] pass name=",
+                contains: &["fake_ap_timed_out_and_boot_went_on"],
+            },
+        ],
     },
     Scenario {
         name: "boot-uefi-smp1",
@@ -184,10 +246,10 @@ impl Scenario {
         match expect {
             Expect::Verdict(kind) => check_verdict(*kind, report),
             Expect::BootMode => check_boot_mode(self.firmware, lines),
-            Expect::Stats {
-                cpus_online,
-                min_uptime_ms,
-            } => check_stats(*cpus_online, *min_uptime_ms, lines),
+            Expect::Stats { min_uptime_ms } => {
+                check_stats(u64::from(self.smp), *min_uptime_ms, lines)
+            }
+            Expect::EveryCpuAccountedFor => check_every_cpu(self.smp, lines),
             Expect::Line { prefix, contains } => check_line(prefix, contains, lines),
             Expect::Within(limit) if elapsed < *limit => Ok(()),
             Expect::Within(limit) => Err(format!(
@@ -221,6 +283,31 @@ fn check_boot_mode(firmware: Firmware, lines: &[String]) -> Result<(), String> {
             firmware.name()
         ))
     }
+}
+
+fn check_every_cpu(smp: u16, lines: &[String]) -> Result<(), String> {
+    for ap in 1..smp {
+        let online = format!("[SMP] AP#{ap} online");
+        if !lines.iter().any(|line| line.trim_end() == online) {
+            return Err(format!("no '{online}' line"));
+        }
+    }
+    let stats = output::parse_stats(lines);
+    let (mut sent, mut received) = (0, 0);
+    for cpu in 0..u32::from(smp) {
+        let fields = stats
+            .per_cpu
+            .get(&cpu)
+            .ok_or_else(|| format!("no [STATS] cpu={cpu} line"))?;
+        sent += output::get_u64(fields, "ipi_sent")?;
+        received += output::get_u64(fields, "ipi_received")?;
+    }
+    if sent != received {
+        return Err(format!(
+            "IPI books do not balance: sum ipi_sent={sent}, sum ipi_received={received}"
+        ));
+    }
+    Ok(())
 }
 
 fn check_stats(cpus_online: u64, min_uptime_ms: u64, lines: &[String]) -> Result<(), String> {

@@ -60,6 +60,8 @@ enum Check {
     HostTests {
         name: &'static str,
         args: &'static [&'static str],
+        /// Extra environment for the command (e.g. `RUSTFLAGS=--cfg loom`).
+        env: &'static [(&'static str, &'static str)],
     },
     /// The in-kernel test harness (`test=all`).
     KernelTests,
@@ -69,6 +71,9 @@ enum Check {
 
 /// Name of the in-kernel tests check.
 const KERNEL_TESTS: &str = "kernel-tests";
+/// CPUs for the in-kernel test boot: several, so that the SMP tests (IPIs in
+/// both directions, a lock hammered by every CPU) have something to prove.
+const KERNEL_TESTS_SMP: u16 = 4;
 
 /// All checks in order.
 fn all_checks() -> Vec<Check> {
@@ -112,13 +117,41 @@ fn all_checks() -> Vec<Check> {
             ],
             problem: "clippy found problems in the kernel",
         },
+        Check::Lint {
+            name: "lint-clippy-kernel-lib-tests",
+            // The kernel's library and its host tests (the binary cannot build for the host).
+            args: &[
+                "clippy", "-p", "kernel", "--lib", "--tests", "--", "-D", "warnings",
+            ],
+            problem: "clippy found problems in the kernel library's host tests",
+        },
         Check::HostTests {
             name: "host-tests",
             args: &["test", "-p", "executor", "-p", "drivers", "-p", "xtask"],
+            env: &[],
         },
         Check::HostTests {
             name: "host-tests-kernel-lib",
             args: &["test", "-p", "kernel", "--lib"],
+            env: &[],
+        },
+        Check::HostTests {
+            name: "loom-models",
+            // Model-checks the lock-free code under every interleaving loom
+            // explores with up to LOOM_MAX_PREEMPTIONS preemptions. Release mode and
+            // its own target dir: loom is slow unoptimised, and `--cfg loom`
+            // would otherwise invalidate the normal build.
+            args: &[
+                "test",
+                "-p",
+                "kernel",
+                "--lib",
+                "--release",
+                "--target-dir",
+                "target/loom",
+                "loom_models",
+            ],
+            env: &[("RUSTFLAGS", "--cfg loom"), ("LOOM_MAX_PREEMPTIONS", "2")],
         },
         Check::KernelTests,
     ];
@@ -214,7 +247,7 @@ impl Session {
                 args,
                 problem,
             } => self.lint(name, args, problem),
-            Check::HostTests { name, args } => self.host_tests(name, args),
+            Check::HostTests { name, args, env } => self.host_tests(name, args, env),
             Check::KernelTests => self.kernel_tests(),
             Check::Boot(scenario) => self.scenario(scenario),
         }
@@ -234,8 +267,10 @@ impl Session {
 
     /// Tier 2: `cargo test`; each test counts, and a failed cargo run counts even when no
     /// test failed (a compile error, a crashed test binary).
-    fn host_tests(&mut self, name: &str, args: &[&str]) -> Result<()> {
-        let output = process::capture(&mut toolchain::cargo(args))?;
+    fn host_tests(&mut self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+        let mut command = toolchain::cargo(args);
+        command.envs(env.iter().copied());
+        let output = process::capture(&mut command)?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let (passed, failed, summaries) = output::sum_cargo_test_results(&stdout);
         self.tally.passed += passed;
@@ -259,7 +294,7 @@ impl Session {
     fn kernel_tests(&mut self) -> Result<()> {
         let spec = self.boot_spec(
             KERNEL_TESTS,
-            1,
+            KERNEL_TESTS_SMP,
             Firmware::Bios,
             &["test=all"],
             KERNEL_TESTS_TIMEOUT,

@@ -19,7 +19,8 @@
 //! one, never the reverse.
 
 use bootloader_api::info::{MemoryRegion, MemoryRegionKind};
-use spin::{Mutex, Once};
+use kernel::sync::{LockRank, SpinLock};
+use spin::Once;
 use x86_64::PhysAddr;
 use x86_64::structures::paging::{FrameAllocator as FrameSource, PhysFrame, Size4KiB};
 
@@ -113,14 +114,14 @@ impl FrameAllocator {
     }
 }
 
-static FRAMES: Once<Mutex<FrameAllocator>> = Once::new();
+static FRAMES: Once<SpinLock<FrameAllocator>> = Once::new();
 
 /// Sets up the allocator over the bootloader's memory map.
 pub fn init(regions: &'static [MemoryRegion]) {
-    FRAMES.call_once(|| Mutex::new(FrameAllocator::new(regions)));
+    FRAMES.call_once(|| SpinLock::new(LockRank::FRAMES, FrameAllocator::new(regions)));
 }
 
-fn frames() -> &'static Mutex<FrameAllocator> {
+fn frames() -> &'static SpinLock<FrameAllocator> {
     FRAMES.get().expect("frame allocator not initialised")
 }
 

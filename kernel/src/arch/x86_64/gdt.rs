@@ -16,6 +16,7 @@
 //!   handlers never return into a context that could re-enter them
 //!   (#DF and #MC are fatal; NMI is fatal for now).
 
+use alloc::boxed::Box;
 use core::cell::UnsafeCell;
 
 use spin::Once;
@@ -122,4 +123,19 @@ pub fn init_boot_cpu() {
     let tss = BOOT_CPU_TSS.call_once(|| tss_with_ist(&BOOT_CPU_IST_STACKS));
     let (gdt, selectors) = BOOT_CPU_GDT.call_once(|| gdt_with_tss(tss));
     load(gdt, *selectors);
+}
+
+/// Installs a GDT and TSS for the calling application processor, with IST
+/// stacks from the heap. All three are leaked: the CPU uses them forever.
+pub fn init_application_processor() {
+    // Zeroed on the heap directly: 48 KiB built on this AP's stack first
+    // would be wasteful.
+    let stacks = Box::<[IstStack; 3]>::new_zeroed();
+    // SAFETY: an IstStack is a byte array in an UnsafeCell: all zeroes is a
+    // valid value.
+    let stacks: &'static [IstStack; 3] = Box::leak(unsafe { stacks.assume_init() });
+    let tss: &'static TaskStateSegment = Box::leak(Box::new(tss_with_ist(stacks)));
+    let (gdt, selectors) = gdt_with_tss(tss);
+    let gdt: &'static GlobalDescriptorTable = Box::leak(Box::new(gdt));
+    load(gdt, selectors);
 }

@@ -21,14 +21,30 @@ use spin::Once;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 
-use super::{console, cpu, extable, gdt};
+use super::{apic, console, extable, gdt, percpu};
 
-/// Architectural exception vectors the kernel names in its output.
+/// The kernel's interrupt vectors.
+///
+/// 0–31 are CPU exceptions. Above them, device and IPI vectors; the Local
+/// APIC prioritises by the upper nibble, so IPIs sit above the timer.
 pub mod vector {
     /// Page fault.
     pub const PAGE_FAULT: u8 = 14;
     /// Double fault.
     pub const DOUBLE_FAULT: u8 = 8;
+    /// RESCHEDULE IPI: "your run queue has work".
+    pub const RESCHEDULE: u8 = 0x30;
+    /// Test IPI: counted, and wakes the idle loop to run a posted call.
+    pub const TEST_IPI: u8 = 0x40;
+    /// Where the legacy 8259 PICs are remapped before being masked: far from
+    /// the vectors above, so a spurious PIC interrupt (IRQ 7 / IRQ 15, which
+    /// masking cannot stop) is recognisable.
+    pub const PIC_MASTER_BASE: u8 = 0xE0;
+    /// Slave PIC base.
+    pub const PIC_SLAVE_BASE: u8 = 0xE8;
+    /// Local APIC spurious-interrupt vector (SVR); its low nibble is all ones,
+    /// as older APICs require.
+    pub const APIC_SPURIOUS: u8 = 0xFF;
 }
 
 /// Mnemonics of vectors 0–31 (Intel SDM Vol. 3A, table 6-1); reserved ones
@@ -113,6 +129,39 @@ extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
     fatal(18, &frame, None)
 }
 
+/// Counts an interrupt's entry and exit on this CPU's `in_interrupt`.
+fn in_interrupt<R>(body: impl FnOnce(&'static percpu::PerCpu) -> R) -> R {
+    let this = percpu::percpu_current();
+    this.in_interrupt.fetch_add(1, Ordering::Relaxed);
+    let result = body(this);
+    this.in_interrupt.fetch_sub(1, Ordering::Relaxed);
+    result
+}
+
+extern "x86-interrupt" fn test_ipi(_frame: InterruptStackFrame) {
+    in_interrupt(|this| {
+        this.counters.ipi_received.fetch_add(1, Ordering::Relaxed);
+        apic::eoi();
+    });
+}
+
+extern "x86-interrupt" fn reschedule_ipi(_frame: InterruptStackFrame) {
+    in_interrupt(|this| {
+        this.counters.ipi_received.fetch_add(1, Ordering::Relaxed);
+        this.counters.resched_ipis.fetch_add(1, Ordering::Relaxed);
+        apic::eoi();
+    });
+}
+
+/// Spurious interrupts (Local APIC or legacy PIC) get no EOI (SDM Vol. 3A
+/// §11.9; 8259A datasheet: a spurious IRQ 7 has no in-service bit to clear).
+extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {
+    percpu::percpu_current()
+        .counters
+        .spurious_interrupts
+        .fetch_add(1, Ordering::Relaxed);
+}
+
 fn recover_or_die(vector: u8, frame: &mut InterruptStackFrame, error_code: Option<u64>) {
     if !extable::try_recover(vector, frame, error_code) {
         fatal(vector, frame, error_code)
@@ -121,7 +170,7 @@ fn recover_or_die(vector: u8, frame: &mut InterruptStackFrame, error_code: Optio
 
 /// Reports an exception nobody expected and fails the run.
 fn fatal(vector: u8, frame: &InterruptStackFrame, error_code: Option<u64>) -> ! {
-    let cpu = cpu::apic_id();
+    let cpu = percpu::cpu_number();
     let name = exception_name(vector);
     let error = error_code.unwrap_or(0);
     let rip = frame.instruction_pointer.as_u64();
@@ -188,6 +237,11 @@ fn build_idt() -> InterruptDescriptorTable {
     idt.vmm_communication_exception
         .set_handler_fn(vmm_communication);
     idt.security_exception.set_handler_fn(security);
+    idt[vector::RESCHEDULE].set_handler_fn(reschedule_ipi);
+    idt[vector::TEST_IPI].set_handler_fn(test_ipi);
+    idt[vector::APIC_SPURIOUS].set_handler_fn(spurious);
+    idt[vector::PIC_MASTER_BASE + 7].set_handler_fn(spurious);
+    idt[vector::PIC_SLAVE_BASE + 7].set_handler_fn(spurious);
     // SAFETY: (all three) the IST indices name slots that `gdt` fills with
     // stacks used by no other vector, on every CPU's TSS.
     unsafe {

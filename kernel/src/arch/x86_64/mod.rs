@@ -2,20 +2,30 @@
 //!
 //! | module | owns |
 //! | --- | --- |
+//! | [`acpi`] | finding the MADT through the ACPI tables |
+//! | [`apic`] | the Local APIC: per-CPU set-up, EOI, IPIs; masking the legacy PICs |
 //! | [`cpu`] | CPU identity (CPUID), halting |
 //! | [`gdt`] | GDT and TSS, IST stacks for faults that must not use the current stack |
 //! | [`interrupts`] | the IDT: a handler for every CPU exception |
 //! | [`extable`] | the exception table: instructions that may fault on purpose |
 //! | [`console`] | the COM1 serial console |
+//! | [`lock_hooks`] | `cli`/`sti` and per-CPU rank books for `kernel::sync` locks |
 //! | [`paging`] | page tables reached through the bootloader's physical-memory map |
+//! | [`percpu`] | per-CPU data reached through GS.BASE |
+//! | [`smp`] | starting the other CPUs: trampoline, INIT-SIPI-SIPI, idle loop |
 //! | [`tsc`] | the time-stamp counter, calibrated against the PIT |
 //! | [`qemu`] | leaving QEMU with a verdict through `isa-debug-exit` |
 
+pub mod acpi;
+pub mod apic;
 pub mod console;
 pub mod cpu;
 pub mod extable;
 pub mod gdt;
 pub mod interrupts;
+pub mod lock_hooks;
 pub mod paging;
+pub mod percpu;
 pub mod qemu;
+pub mod smp;
 pub mod tsc;

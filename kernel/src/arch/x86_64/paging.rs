@@ -15,7 +15,8 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use spin::{Mutex, Once};
+use kernel::sync::{LockRank, SpinLock};
+use spin::Once;
 use x86_64::structures::paging::mapper::MapToError;
 use x86_64::structures::paging::{
     FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB,
@@ -23,7 +24,7 @@ use x86_64::structures::paging::{
 use x86_64::{PhysAddr, VirtAddr};
 
 static PHYS_OFFSET: Once<VirtAddr> = Once::new();
-static MAPPER: Once<Mutex<OffsetPageTable<'static>>> = Once::new();
+static MAPPER: Once<SpinLock<OffsetPageTable<'static>>> = Once::new();
 
 /// PML4 slots already handed out by [`reserve_region`], one bit per slot of
 /// the higher half (slots 256..512).
@@ -46,7 +47,7 @@ pub unsafe fn init(physical_memory_offset: VirtAddr) {
     let pml4 = unsafe { &mut *pml4_ptr };
     // SAFETY: the offset maps all physical memory (caller's contract).
     let mapper = unsafe { OffsetPageTable::new(pml4, physical_memory_offset) };
-    MAPPER.call_once(|| Mutex::new(mapper));
+    MAPPER.call_once(|| SpinLock::new(LockRank::PAGE_TABLES, mapper));
 }
 
 /// The virtual address at which physical address `phys` is visible.
@@ -96,4 +97,76 @@ pub fn map_range(
         unsafe { mapper.map_to(page, frame, flags, frames)? }.flush();
     }
     Ok(())
+}
+
+/// Why an identity or MMIO mapping failed.
+#[derive(Debug)]
+pub enum MapError {
+    /// The page is already mapped, to a different frame.
+    MappedElsewhere,
+    /// The page-table code failed (out of frames, huge page in the way, ...).
+    Map(MapToError<Size4KiB>),
+    /// No free kernel virtual region.
+    NoVirtualSpace,
+}
+
+impl core::fmt::Display for MapError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::MappedElsewhere => f.write_str("the page is already mapped to another frame"),
+            Self::Map(error) => write!(f, "page-table update failed: {error:?}"),
+            Self::NoVirtualSpace => f.write_str("no free kernel virtual region"),
+        }
+    }
+}
+
+/// Maps the 4 KiB page at virtual address `phys` to physical `phys`.
+/// Succeeds without change if it is already mapped that way.
+pub fn identity_map(phys: PhysAddr, flags: PageTableFlags) -> Result<(), MapError> {
+    let frame = PhysFrame::<Size4KiB>::containing_address(phys);
+    let page = Page::<Size4KiB>::containing_address(VirtAddr::new(phys.as_u64()));
+    let mut mapper = MAPPER.get().expect("paging::init not called").lock();
+    // SAFETY: mapping a frame at its own physical address aliases only what the
+    // physical-memory window already maps; the callers use it for pages the
+    // kernel owns (the AP trampoline in low memory).
+    match unsafe { mapper.identity_map(frame, flags, &mut crate::memory::frame::GlobalFrames) } {
+        Ok(flush) => {
+            flush.flush();
+            Ok(())
+        }
+        Err(MapToError::PageAlreadyMapped(existing)) if existing == frame => {
+            // Already identity-mapped (the bootloader leaves a few low pages
+            // mapped): make sure the flags are what the caller needs.
+            // SAFETY: same page, same frame: only the flags change.
+            unsafe { mapper.update_flags(page, flags) }
+                .map_err(|_| MapError::MappedElsewhere)?
+                .flush();
+            Ok(())
+        }
+        Err(MapToError::PageAlreadyMapped(_)) => Err(MapError::MappedElsewhere),
+        Err(error) => Err(MapError::Map(error)),
+    }
+}
+
+/// Maps `size` bytes of device memory at physical `phys` uncached into a new
+/// kernel virtual region; returns the virtual address of `phys`.
+pub fn map_mmio(phys: PhysAddr, size: u64) -> Result<VirtAddr, MapError> {
+    let first = PhysFrame::<Size4KiB>::containing_address(phys);
+    let region = reserve_region(size + 4096).ok_or(MapError::NoVirtualSpace)?;
+    let flags = PageTableFlags::PRESENT
+        | PageTableFlags::WRITABLE
+        | PageTableFlags::NO_CACHE
+        | PageTableFlags::WRITE_THROUGH
+        | PageTableFlags::NO_EXECUTE;
+    let last = PhysFrame::<Size4KiB>::containing_address(phys + (size - 1));
+    let mut mapper = MAPPER.get().expect("paging::init not called").lock();
+    for (i, frame) in PhysFrame::range_inclusive(first, last).enumerate() {
+        let page = Page::<Size4KiB>::containing_address(region + i as u64 * 4096);
+        // SAFETY: the page is in a fresh reserved region; the frame is device
+        // memory, mapped uncached, which no RAM allocation aliases.
+        unsafe { mapper.map_to(page, frame, flags, &mut crate::memory::frame::GlobalFrames) }
+            .map_err(MapError::Map)?
+            .flush();
+    }
+    Ok(region + (phys.as_u64() - first.start_address().as_u64()))
 }

@@ -1,0 +1,162 @@
+//! Per-CPU data, reached through the GS segment base.
+//!
+//! Every CPU owns one [`PerCpu`] block in the static [`PERCPU`] array, indexed
+//! by the CPU's dense *index* (the boot CPU is 0, application processors follow
+//! in MADT order) — not by its APIC id, which can be sparse. Each CPU points its
+//! `IA32_GS_BASE` MSR (0xC000_0101) at its own block, whose first word holds the
+//! block's own address, so [`percpu_current`] is a single `mov reg, gs:[0]`:
+//!
+//! ```text
+//!   GS.BASE ──► PERCPU[i] { self_addr: &PERCPU[i], index: i, apic_id, ... }
+//!                           ▲ gs:[0]
+//! ```
+//!
+//! Invariants:
+//! - a CPU sets GS.BASE once, to its own block, before calling [`percpu_current`];
+//!   the boot CPU does so first thing in `kernel_main`, an AP first thing in
+//!   `ap_entry64` (and nothing ever loads the GS *selector*, which would reset
+//!   the base);
+//! - `self_addr`, `index` and `apic_id` are written before GS.BASE points at
+//!   the block and never change afterwards;
+//! - other fields are atomics: any CPU may read them (statistics) and the
+//!   owning CPU, or a sender of an IPI, updates them.
+
+use core::arch::asm;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use x86_64::VirtAddr;
+use x86_64::registers::model_specific::GsBase;
+
+use crate::config::MAX_CPUS;
+use kernel::sync::HeldRanks;
+
+/// Event counters of one CPU, printed in its `[STATS] cpu=K` line.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// IPIs this CPU sent.
+    pub ipi_sent: AtomicU64,
+    /// IPIs this CPU received (test and reschedule vectors).
+    pub ipi_received: AtomicU64,
+    /// RESCHEDULE IPIs received.
+    pub resched_ipis: AtomicU64,
+    /// Spurious interrupts (APIC or PIC) seen.
+    pub spurious_interrupts: AtomicU64,
+    /// Times the idle loop came back from `hlt`.
+    pub idle_wakeups: AtomicU64,
+}
+
+/// One CPU's data. 64-byte aligned so that no two CPUs' blocks share a
+/// cache line.
+#[repr(C, align(64))]
+#[derive(Debug)]
+pub struct PerCpu {
+    /// The block's own address: what `gs:[0]` reads. Must stay the first field.
+    self_addr: AtomicUsize,
+    /// Dense CPU index (0 = boot CPU).
+    index: AtomicU32,
+    /// Local APIC id.
+    apic_id: AtomicU32,
+    /// NUMA node (0 until SRAT parsing exists).
+    pub node_id: AtomicU32,
+    /// Nesting depth of interrupt handlers running on this CPU.
+    pub in_interrupt: AtomicU32,
+    /// The executor of this CPU (set when it starts; opaque here).
+    pub executor: AtomicPtr<()>,
+    /// Id of the task being polled, 0 when none.
+    pub current_task: AtomicU64,
+    /// Timer ticks handled.
+    pub ticks: AtomicU64,
+    /// A function the CPU's idle loop runs once (see `smp::run_on`); 0 = none.
+    pub call: AtomicUsize,
+    /// Event counters.
+    pub counters: Counters,
+    /// Ranks of the locks this CPU holds (checked in debug builds).
+    pub held_ranks: HeldRanks,
+}
+
+impl PerCpu {
+    const fn new() -> Self {
+        Self {
+            self_addr: AtomicUsize::new(0),
+            index: AtomicU32::new(0),
+            apic_id: AtomicU32::new(0),
+            node_id: AtomicU32::new(0),
+            in_interrupt: AtomicU32::new(0),
+            executor: AtomicPtr::new(core::ptr::null_mut()),
+            current_task: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+            call: AtomicUsize::new(0),
+            counters: Counters {
+                ipi_sent: AtomicU64::new(0),
+                ipi_received: AtomicU64::new(0),
+                resched_ipis: AtomicU64::new(0),
+                spurious_interrupts: AtomicU64::new(0),
+                idle_wakeups: AtomicU64::new(0),
+            },
+            held_ranks: HeldRanks::new(),
+        }
+    }
+
+    /// This CPU's dense index.
+    pub fn index(&self) -> u32 {
+        self.index.load(Ordering::Relaxed)
+    }
+
+    /// This CPU's Local APIC id.
+    pub fn apic_id(&self) -> u32 {
+        self.apic_id.load(Ordering::Relaxed)
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<PerCpu>() % 64 == 0);
+const _: () = assert!(core::mem::offset_of!(PerCpu, self_addr) == 0);
+
+/// Every CPU's block, by dense index.
+static PERCPU: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
+
+/// The block of CPU `index`.
+///
+/// # Panics
+/// If `index >= MAX_CPUS`.
+pub fn percpu_for(index: u32) -> &'static PerCpu {
+    &PERCPU[index as usize]
+}
+
+/// Fills CPU `index`'s block and points this CPU's GS.BASE at it. Each CPU
+/// calls this once for itself, before anything uses [`percpu_current`].
+pub fn init_this_cpu(index: u32, apic_id: u32) {
+    let block = percpu_for(index);
+    block.index.store(index, Ordering::Relaxed);
+    block.apic_id.store(apic_id, Ordering::Relaxed);
+    block
+        .self_addr
+        .store(core::ptr::from_ref(block) as usize, Ordering::Release);
+    GsBase::write(VirtAddr::from_ptr(block));
+}
+
+/// The calling CPU's block.
+pub fn percpu_current() -> &'static PerCpu {
+    let addr: usize;
+    // SAFETY: GS.BASE points at this CPU's PerCpu block (module invariant),
+    // whose first word is the block's own address; the read has no side effects.
+    unsafe { asm!("mov {}, gs:[0]", out(reg) addr, options(nostack, preserves_flags, readonly)) };
+    // SAFETY: `addr` is the address of an element of the static PERCPU array.
+    unsafe { &*(addr as *const PerCpu) }
+}
+
+/// The calling CPU's block, or `None` before this CPU has set GS.BASE
+/// (early boot, or an exception taken on the way up). Slower than
+/// [`percpu_current`]: it reads the MSR. For panic and exception reports.
+pub fn try_current() -> Option<&'static PerCpu> {
+    let base = GsBase::read().as_u64() as usize;
+    let first = core::ptr::from_ref(&PERCPU[0]) as usize;
+    let within = base >= first && base < first + core::mem::size_of_val(&PERCPU);
+    within.then(percpu_current)
+}
+
+/// The number printed as `cpu=N` in panics and exceptions: the CPU index
+/// once per-CPU data is set up, the APIC id before (they agree on the boot CPU
+/// of every machine we boot, whose APIC id is 0).
+pub fn cpu_number() -> u32 {
+    try_current().map_or_else(super::cpu::apic_id, PerCpu::index)
+}

@@ -1,0 +1,462 @@
+//! Bringing the application processors (APs) online.
+//!
+//! After firmware hands over, only the bootstrap processor (BSP) runs; every
+//! other CPU waits in the *wait-for-SIPI* state. The BSP wakes each one with
+//! the INIT-SIPI-SIPI sequence (Intel SDM Vol. 3A §9.4.4; MP spec B.4):
+//!
+//! 1. **Prepare.** Copy the [trampoline] to 0x8000, identity-map that page,
+//!    write the kernel's CR3 and the address of [`ap_entry64`] into its data
+//!    block, and for every AP: reserve a CPU index, map a stack (with an
+//!    unmapped guard page below) and write its top into the AP's slot.
+//! 2. **INIT IPI**: resets the AP into wait-for-SIPI; wait 10 ms.
+//! 3. **Start-up IPI** with vector 0x08: the AP starts in real mode at
+//!    0x08 << 12 = 0x8000; wait 200 µs; send a **second SIPI** (the MP spec's
+//!    recipe, for APs that missed the first; one already running ignores it).
+//! 4. **Wait** up to 100 ms for the AP to mark itself online. Meanwhile it walks
+//!    the trampoline's stages (real → protected → long mode) and, in
+//!    [`ap_entry64`], sets GS.BASE to its per-CPU block, loads its own GDT/TSS,
+//!    the IDT, enables its Local APIC and sets its bit in [`CPU_STATES`].
+//!    An AP that does not make it is reported with the last stage it reached
+//!    (its progress byte) and left behind; boot goes on with the others.
+//!
+//! **Parallel bring-up** (the default) runs steps 2–4 for all APs at once: one
+//! 10 ms INIT wait in total instead of one per AP. It is safe because nothing
+//! the trampoline writes is shared between APs (progress bytes and stacks are
+//! per APIC id) and everything after is per-CPU or locked. `smp_boot=serial`
+//! starts them one at a time, which helps when debugging a CPU that hangs.
+//!
+//! Delays come from the TSC, calibrated against the PIT at boot.
+
+mod tests;
+pub mod trampoline;
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use kernel::madt::Madt;
+use x86_64::structures::paging::PageTableFlags;
+use x86_64::{PhysAddr, VirtAddr};
+
+use super::{apic, gdt, interrupts, paging, percpu};
+use crate::config::MAX_CPUS;
+use crate::memory::frame::GlobalFrames;
+use crate::{stats, time};
+
+/// One bit per CPU index: set when that CPU is online.
+static CPU_STATES: [AtomicU64; MAX_CPUS / 64] = [const { AtomicU64::new(0) }; MAX_CPUS / 64];
+
+/// CPU index of each APIC id, `NO_CPU` for APIC ids without one.
+static APIC_TO_INDEX: [AtomicU32; trampoline::MAX_APIC_ID as usize + 1] =
+    [const { AtomicU32::new(NO_CPU) }; trampoline::MAX_APIC_ID as usize + 1];
+const NO_CPU: u32 = u32::MAX;
+
+/// Size of each AP's kernel stack.
+pub const AP_STACK_SIZE: u64 = 64 * 1024;
+/// The unmapped page below each AP stack, so an overflow faults.
+const GUARD_SIZE: u64 = 4096;
+
+/// How long the BSP waits after INIT (MP spec: 10 ms).
+const INIT_DELAY_US: u64 = 10_000;
+/// How long the BSP waits between the two SIPIs (MP spec: 200 µs).
+const SIPI_DELAY_US: u64 = 200;
+/// How long an AP gets to come online after its second SIPI.
+const ONLINE_TIMEOUT_US: u64 = 100_000;
+
+/// Stage an AP reaches in [`ap_entry64`], after the trampoline's stages 1–4.
+const STAGE_RUST_ENTRY: u8 = 5;
+/// Stage of an AP that is fully online.
+const STAGE_ONLINE: u8 = 6;
+
+/// How the BSP starts the APs (`smp_boot=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootOrder {
+    /// One AP at a time.
+    Serial,
+    /// All APs at once.
+    Parallel,
+}
+
+/// Marks CPU `index` online.
+fn set_online(index: u32) {
+    CPU_STATES[index as usize / 64].fetch_or(1 << (index % 64), Ordering::AcqRel);
+}
+
+/// Whether CPU `index` is online.
+pub fn is_online(index: u32) -> bool {
+    let index = index as usize;
+    index < MAX_CPUS && CPU_STATES[index / 64].load(Ordering::Acquire) & (1 << (index % 64)) != 0
+}
+
+/// Indices of the CPUs online now, in increasing order.
+pub fn online_cpus() -> impl Iterator<Item = u32> {
+    (0..MAX_CPUS as u32).filter(|&index| is_online(index))
+}
+
+/// Sets up the boot CPU's per-CPU block: called first thing at boot.
+pub fn init_boot_cpu_percpu() {
+    let apic_id = super::cpu::apic_id();
+    percpu::init_this_cpu(0, apic_id);
+    if let Some(slot) = APIC_TO_INDEX.get(apic_id as usize) {
+        slot.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Marks the boot CPU online, once its Local APIC is up.
+pub fn boot_cpu_online() {
+    set_online(0);
+    stats::cpu_online();
+}
+
+/// An AP the BSP will try to start.
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    index: u32,
+    apic_id: u32,
+}
+
+/// An AP that did not come online, as recorded for tests and diagnostics.
+#[derive(Clone, Copy, Debug)]
+pub struct BringUpFailure {
+    /// Its APIC id.
+    pub apic_id: u32,
+    /// The last stage it reported (see [`trampoline`]); 0 for IPI failures.
+    pub stage: u8,
+}
+
+static FAILURES: spin::Mutex<Vec<BringUpFailure>> = spin::Mutex::new(Vec::new());
+
+/// The APIC id given with `smp_fake_ap=`, `u32::MAX` if none.
+pub static FAKE_AP_MARKER: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// CPUs that should be online: the BSP plus every real AP the BSP tried.
+static EXPECTED_REAL_CPUS: AtomicU32 = AtomicU32::new(1);
+
+/// The APs that failed to come online during [`init_smp`].
+pub fn bring_up_failures() -> Vec<BringUpFailure> {
+    FAILURES.lock().clone()
+}
+
+/// The BSP plus every AP [`init_smp`] tried to start, the fake one excepted.
+pub fn expected_real_cpus() -> u32 {
+    EXPECTED_REAL_CPUS.load(Ordering::Relaxed)
+}
+
+/// Why an AP did not come online.
+#[derive(Debug)]
+pub enum StartError {
+    /// Sending INIT or SIPI failed.
+    Ipi(apic::IpiError),
+    /// The AP did not come online in time; `stage` is the last stage it reported.
+    Timeout {
+        /// The progress byte (0: no sign of life at all).
+        stage: u8,
+    },
+}
+
+/// Starts every enabled AP the MADT lists (plus `fake_ap`, an APIC id with no
+/// CPU behind it, to exercise the failure path). Returns the number of CPUs
+/// online afterwards, the BSP included.
+pub fn init_smp(madt: Option<&Madt>, order: BootOrder, fake_ap: Option<u32>) -> u32 {
+    let started = time::uptime_ns();
+    let candidates = candidates(madt, fake_ap);
+    if let Some(fake) = fake_ap {
+        FAKE_AP_MARKER.store(fake, Ordering::Relaxed);
+    }
+    let real = candidates
+        .iter()
+        .filter(|c| Some(c.apic_id) != fake_ap)
+        .count();
+    EXPECTED_REAL_CPUS.store(1 + real as u32, Ordering::Relaxed);
+    if !candidates.is_empty() {
+        if let Err(error) = prepare_trampoline() {
+            log::error!(target: "SMP", "cannot start APs: {error}; running on the BSP alone");
+            return online_cpus().count() as u32;
+        }
+        let mut ready = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            match prepare_ap(candidate) {
+                Ok(()) => ready.push(candidate),
+                Err(error) => log::error!(
+                    target: "SMP",
+                    "AP#{} (apic_id={}) not started: {error}",
+                    candidate.index,
+                    candidate.apic_id
+                ),
+            }
+        }
+        match order {
+            BootOrder::Serial => ready.iter().for_each(|&ap| report(ap, start_serial(ap))),
+            BootOrder::Parallel => start_parallel(&ready),
+        }
+    }
+    let online = online_cpus().count() as u32;
+    let us = (time::uptime_ns() - started) / 1000;
+    log::info!(target: "SMP", "{online} CPUs online in {us} us");
+    online
+}
+
+/// The APs to start, with their CPU indices: the MADT's enabled CPUs except
+/// the BSP, capped to what per-CPU data and the trampoline can hold, then the
+/// fake AP if asked for.
+fn candidates(madt: Option<&Madt>, fake_ap: Option<u32>) -> Vec<Candidate> {
+    let bsp = percpu::percpu_current().apic_id();
+    let mut apic_ids: Vec<u32> = madt
+        .map(|madt| {
+            madt.enabled_cpus()
+                .map(|cpu| cpu.apic_id)
+                .filter(|&id| id != bsp)
+                .collect()
+        })
+        .unwrap_or_default();
+    apic_ids.extend(fake_ap);
+    let mut out = Vec::new();
+    for apic_id in apic_ids {
+        let index = out.len() as u32 + 1;
+        if apic_id > trampoline::MAX_APIC_ID {
+            log::warn!(target: "SMP", "APIC id {apic_id} > {}: cannot start it", trampoline::MAX_APIC_ID);
+        } else if index as usize >= MAX_CPUS {
+            log::warn!(target: "SMP", "APIC id {apic_id}: MAX_CPUS ({MAX_CPUS}) reached, left offline");
+        } else if APIC_TO_INDEX[apic_id as usize].load(Ordering::Relaxed) != NO_CPU {
+            log::warn!(target: "SMP", "APIC id {apic_id} listed twice: started once");
+        } else {
+            APIC_TO_INDEX[apic_id as usize].store(index, Ordering::Relaxed);
+            out.push(Candidate { index, apic_id });
+        }
+    }
+    out
+}
+
+/// The trampoline page as the kernel sees it (through the physical-memory window).
+fn trampoline_virt(offset: u64) -> VirtAddr {
+    paging::phys_to_virt(PhysAddr::new(trampoline::TRAMPOLINE_PHYS + offset))
+}
+
+/// Copies the trampoline to 0x8000, identity-maps it and writes the shared
+/// fields of its data block.
+fn prepare_trampoline() -> Result<(), &'static str> {
+    let code = trampoline::code();
+    if code.len() > trampoline::CODE_LIMIT {
+        return Err("trampoline code overruns its data block");
+    }
+    let (pml4, _) = x86_64::registers::control::Cr3::read();
+    let cr3 = pml4.start_address().as_u64();
+    if cr3 >= 1 << 32 {
+        return Err("the PML4 is above 4 GiB, out of reach of the trampoline's 32-bit mov to CR3");
+    }
+    let page = trampoline_virt(0).as_mut_ptr::<u8>();
+    // SAFETY: the page at physical 0x8000 lies in the low megabyte, which the
+    // frame allocator never hands out and the bootloader leaves free, so the
+    // kernel owns it; it is mapped writable by the physical-memory window and
+    // no AP runs yet. The data block follows the code (checked above).
+    unsafe {
+        core::ptr::copy_nonoverlapping(code.as_ptr(), page, code.len());
+        page.add(trampoline::CR3_OFFSET as usize)
+            .cast::<u64>()
+            .write(cr3);
+        page.add(trampoline::ENTRY_OFFSET as usize)
+            .cast::<u64>()
+            .write(ap_entry64 as extern "sysv64" fn(u64) -> ! as usize as u64);
+    }
+    paging::identity_map(
+        PhysAddr::new(trampoline::TRAMPOLINE_PHYS),
+        PageTableFlags::PRESENT | PageTableFlags::WRITABLE,
+    )
+    .map_err(|_| "cannot identity-map the trampoline page at 0x8000")
+}
+
+/// Maps the AP's stack and publishes it in its trampoline slot.
+fn prepare_ap(ap: Candidate) -> Result<(), &'static str> {
+    let stacks = ap_stack_region();
+    let slot_base = stacks + u64::from(ap.index) * (AP_STACK_SIZE + GUARD_SIZE);
+    let bottom = slot_base + GUARD_SIZE;
+    let flags = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE;
+    paging::map_range(bottom, AP_STACK_SIZE, flags, &mut GlobalFrames)
+        .map_err(|_| "cannot map its stack")?;
+    let top = bottom + AP_STACK_SIZE;
+    set_progress(ap.apic_id, 0);
+    let slot = trampoline_virt(trampoline::STACKS_OFFSET + 8 * u64::from(ap.apic_id));
+    // SAFETY: the slot lies in the trampoline's data block (APIC id ≤ 255,
+    // checked by `candidates`), which the kernel owns; the AP reads it only
+    // after the SIPI, which is sent after this write.
+    unsafe { slot.as_mut_ptr::<u64>().write_volatile(top.as_u64()) };
+    Ok(())
+}
+
+/// The kernel virtual region that holds every AP's guard page and stack.
+fn ap_stack_region() -> VirtAddr {
+    static REGION: spin::Once<VirtAddr> = spin::Once::new();
+    *REGION.call_once(|| {
+        paging::reserve_region((AP_STACK_SIZE + GUARD_SIZE) * MAX_CPUS as u64)
+            .expect("no free kernel virtual region for AP stacks")
+    })
+}
+
+fn progress_byte(apic_id: u32) -> *mut u8 {
+    trampoline_virt(trampoline::PROGRESS_OFFSET + u64::from(apic_id)).as_mut_ptr()
+}
+
+fn progress(apic_id: u32) -> u8 {
+    // SAFETY: a byte of the trampoline data block (apic_id ≤ 255), written by
+    // the AP; volatile because the AP writes it behind the compiler's back.
+    unsafe { progress_byte(apic_id).read_volatile() }
+}
+
+fn set_progress(apic_id: u32, stage: u8) {
+    // SAFETY: as in `progress`; only one agent writes at a time (the BSP
+    // before the SIPI, the AP after).
+    unsafe { progress_byte(apic_id).write_volatile(stage) }
+}
+
+/// Sends INIT, waits, sends both SIPIs: steps 2 and 3 for one AP.
+fn init_sipi_sipi(aps: &[Candidate]) -> Vec<(Candidate, Result<(), StartError>)> {
+    let mut results: Vec<_> = aps
+        .iter()
+        .map(|&ap| (ap, apic::send_init(ap.apic_id).map_err(StartError::Ipi)))
+        .collect();
+    time::delay_us(INIT_DELAY_US);
+    for round in 0..2 {
+        for (ap, result) in results.iter_mut().filter(|(_, r)| r.is_ok()) {
+            *result = apic::send_startup(ap.apic_id, trampoline::SIPI_VECTOR_PAGE)
+                .map_err(StartError::Ipi);
+        }
+        if round == 0 {
+            time::delay_us(SIPI_DELAY_US);
+        }
+    }
+    results
+}
+
+/// Waits until `ap` is online or the timeout, measured from `since_ns`, passes.
+fn wait_online(ap: Candidate, since_ns: u64) -> Result<(), StartError> {
+    while time::uptime_ns() - since_ns < ONLINE_TIMEOUT_US * 1000 {
+        if is_online(ap.index) {
+            return Ok(());
+        }
+        core::hint::spin_loop();
+    }
+    Err(StartError::Timeout {
+        stage: progress(ap.apic_id),
+    })
+}
+
+fn start_serial(ap: Candidate) -> Result<(), StartError> {
+    let (_, sent) = init_sipi_sipi(&[ap]).remove(0);
+    sent?;
+    wait_online(ap, time::uptime_ns())
+}
+
+fn start_parallel(aps: &[Candidate]) {
+    let sent = init_sipi_sipi(aps);
+    let since = time::uptime_ns();
+    for (ap, result) in sent {
+        report(ap, result.and_then(|()| wait_online(ap, since)));
+    }
+}
+
+/// Logs and records the failure of an AP that did not come online.
+fn report(ap: Candidate, result: Result<(), StartError>) {
+    if let Err(error) = &result {
+        let stage = match error {
+            StartError::Timeout { stage } => *stage,
+            StartError::Ipi(_) => 0,
+        };
+        FAILURES.lock().push(BringUpFailure {
+            apic_id: ap.apic_id,
+            stage,
+        });
+    }
+    match result {
+        Ok(()) => {}
+        Err(StartError::Timeout { stage }) => log::warn!(
+            target: "SMP",
+            "AP#{} (apic_id={}) failed to start at stage {stage} ({})",
+            ap.index,
+            ap.apic_id,
+            stage_name(stage)
+        ),
+        Err(StartError::Ipi(error)) => log::warn!(
+            target: "SMP",
+            "AP#{} (apic_id={}) failed to start: {error:?}",
+            ap.index,
+            ap.apic_id
+        ),
+    }
+}
+
+/// What an AP had done when it stopped at `stage`.
+fn stage_name(stage: u8) -> &'static str {
+    match stage {
+        0 => "no sign of life after SIPI",
+        1 => "stuck in real mode",
+        2 => "stuck in protected mode",
+        3 => "paging enabled, far jump to 64-bit code failed",
+        4 => "in 64-bit mode, did not reach ap_entry64",
+        STAGE_RUST_ENTRY => "in ap_entry64, per-CPU set-up did not finish",
+        _ => "online too late",
+    }
+}
+
+/// Where every AP arrives from the trampoline, on its own stack, with the
+/// kernel's page tables but the trampoline's GDT and no IDT.
+extern "sysv64" fn ap_entry64(apic_id: u64) -> ! {
+    let apic_id = apic_id as u32;
+    set_progress(apic_id, STAGE_RUST_ENTRY);
+    let index = APIC_TO_INDEX[apic_id as usize].load(Ordering::Relaxed);
+    percpu::init_this_cpu(index, apic_id);
+    gdt::init_application_processor();
+    interrupts::load();
+    apic::init_this_cpu();
+    log::info!(target: "SMP", "AP#{index} online");
+    set_progress(apic_id, STAGE_ONLINE);
+    stats::cpu_online();
+    set_online(index);
+    idle_loop()
+}
+
+/// A CPU's loop when it has nothing to do: run a posted call if any, else
+/// sleep until the next interrupt. The check and the `sti; hlt` happen with
+/// interrupts disabled in between, so a call posted together with an IPI
+/// cannot be missed: the IPI either arrives before the check (and the call is
+/// seen) or wakes the `hlt`.
+pub fn idle_loop() -> ! {
+    let this = percpu::percpu_current();
+    loop {
+        x86_64::instructions::interrupts::disable();
+        let call = this.call.swap(0, Ordering::AcqRel);
+        if call != 0 {
+            x86_64::instructions::interrupts::enable();
+            // SAFETY: `run_on` stores only `fn()` pointers in `call`.
+            let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(call) };
+            f();
+            continue;
+        }
+        // `sti` delays interrupts until after the next instruction, so no
+        // interrupt can slip in between it and `hlt`.
+        x86_64::instructions::interrupts::enable_and_hlt();
+        this.counters.idle_wakeups.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Why [`run_on`] could not post a call.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RunOnError {
+    /// The CPU is not online.
+    Offline,
+    /// A call posted earlier has not been taken yet.
+    Busy,
+    /// The wake-up IPI failed.
+    Ipi,
+}
+
+/// Makes CPU `index` run `f` from its idle loop, waking it with an IPI.
+pub fn run_on(index: u32, f: fn()) -> Result<(), RunOnError> {
+    if !is_online(index) {
+        return Err(RunOnError::Offline);
+    }
+    let target = percpu::percpu_for(index);
+    target
+        .call
+        .compare_exchange(0, f as usize, Ordering::AcqRel, Ordering::Acquire)
+        .map_err(|_| RunOnError::Busy)?;
+    apic::send_ipi(target.apic_id(), interrupts::vector::TEST_IPI).map_err(|_| RunOnError::Ipi)
+}
