@@ -703,8 +703,31 @@ impl Pit {
     }
 }
 
+/// The median of `samples` (reordered in place); 0 for no samples.
+///
+/// Calibration repeats its PIT window and keeps the median: one window can be
+/// stretched or shrunk by an SMI, or, under an emulator, by the virtual CPU
+/// being descheduled between its counter reads. Such outliers go either way,
+/// so neither the minimum nor the mean is safe; the median of five ignores up
+/// to two of them.
+pub fn median(samples: &mut [u64]) -> u64 {
+    samples.sort_unstable();
+    samples.get(samples.len() / 2).copied().unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn median_ignores_outliers_in_both_directions() {
+        assert_eq!(
+            median(&mut [62_500_000, 68_700_000, 62_510_000, 41_000_000, 62_490_000]),
+            62_500_000
+        );
+        assert_eq!(median(&mut [3, 1, 2]), 2);
+        assert_eq!(median(&mut [7]), 7);
+        assert_eq!(median(&mut []), 0);
+    }
     use super::*;
 
     use AccessMode::*;

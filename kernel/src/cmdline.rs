@@ -11,7 +11,15 @@
 use core::fmt;
 
 /// Every key the kernel understands, in the order the warning lists them.
-pub const VALID_KEYS: &[&str] = &["log", "duration", "test", "smp_boot", "smp_fake_ap"];
+pub const VALID_KEYS: &[&str] = &[
+    "log",
+    "duration",
+    "test",
+    "smp_boot",
+    "smp_fake_ap",
+    "workload",
+    "stats",
+];
 
 /// How verbose the kernel log is (`log=<level>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -59,6 +67,35 @@ pub struct KernelArgs<'a> {
     /// `smp_fake_ap=`: also try to start this APIC id, which has no CPU
     /// behind it, to exercise the "AP never answers" path.
     pub smp_fake_ap: Option<u32>,
+    /// `workload=`: what the executors run.
+    pub workload: Workload,
+    /// `stats=`: print the `[STATS]` block every this many milliseconds.
+    pub stats_interval_ms: Option<u64>,
+}
+
+/// The tasks the kernel runs once it is up (`workload=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Tasks A–D: yield loops of different priorities (default).
+    Tasks,
+    /// 64 yield-loop tasks all spawned on core 0, for stealing and balancing.
+    Imbalance,
+    /// 1000 tasks sleeping random durations, checking when they wake.
+    Sleep,
+    /// Pairs of tasks on different cores waking each other.
+    PingPong,
+}
+
+impl Workload {
+    fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "tasks" => Self::Tasks,
+            "imbalance" => Self::Imbalance,
+            "sleep" => Self::Sleep,
+            "pingpong" => Self::PingPong,
+            _ => return None,
+        })
+    }
 }
 
 /// How the boot CPU starts the others (`smp_boot=serial|parallel`).
@@ -78,6 +115,8 @@ impl Default for KernelArgs<'_> {
             test: None,
             smp_boot: SmpBoot::Parallel,
             smp_fake_ap: None,
+            workload: Workload::Tasks,
+            stats_interval_ms: None,
         }
     }
 }
@@ -149,6 +188,14 @@ pub fn parse<'a>(text: &'a str, mut on_issue: impl FnMut(ArgIssue<'a>)) -> Kerne
                 "serial" => args.smp_boot = SmpBoot::Serial,
                 "parallel" => args.smp_boot = SmpBoot::Parallel,
                 _ => on_issue(bad("serial or parallel")),
+            },
+            "workload" => match Workload::parse(value) {
+                Some(workload) => args.workload = workload,
+                None => on_issue(bad("one of tasks, imbalance, sleep, pingpong")),
+            },
+            "stats" => match parse_seconds_as_ms(value) {
+                Some(ms) if ms > 0 => args.stats_interval_ms = Some(ms),
+                _ => on_issue(bad("a positive number of seconds, e.g. 1")),
             },
             "smp_fake_ap" => match value.parse::<u32>() {
                 Ok(apic_id) => args.smp_fake_ap = Some(apic_id),
@@ -252,7 +299,7 @@ mod tests {
         let msg = ArgIssue::UnknownKey { word: "bogus=1" }.to_string();
         assert_eq!(
             msg,
-            "unknown kernel argument 'bogus=1' (valid keys: log, duration, test, smp_boot, smp_fake_ap)"
+            "unknown kernel argument 'bogus=1' (valid keys: log, duration, test, smp_boot, smp_fake_ap, workload, stats)"
         );
     }
 
@@ -291,6 +338,18 @@ mod tests {
         let (args, issues) = parse_collect("smp_boot=sideways smp_fake_ap=-1");
         assert_eq!(args.smp_boot, SmpBoot::Parallel);
         assert_eq!(args.smp_fake_ap, None);
+        assert_eq!(issues.len(), 2);
+    }
+
+    #[test]
+    fn workload_and_stats_parse() {
+        let (args, issues) = parse_collect("workload=pingpong stats=0.5");
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(args.workload, Workload::PingPong);
+        assert_eq!(args.stats_interval_ms, Some(500));
+        let (args, issues) = parse_collect("workload=chaos stats=0");
+        assert_eq!(args.workload, Workload::Tasks);
+        assert_eq!(args.stats_interval_ms, None);
         assert_eq!(issues.len(), 2);
     }
 

@@ -24,6 +24,7 @@ mod arch;
 mod ktest;
 mod logger;
 mod memory;
+mod sched;
 mod stats;
 mod time;
 mod verdict;
@@ -103,6 +104,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         SmpBoot::Parallel => smp::BootOrder::Parallel,
     };
     smp::init_smp(madt, order, args.smp_fake_ap);
+    apic::init_tick();
 
     run(&args)
 }
@@ -158,20 +160,8 @@ fn run(args: &KernelArgs<'_>) -> ! {
     if let Some(filter) = args.test {
         ktest::run(filter);
     }
-    log::info!(target: "BOOT", "boot complete in {} ms, idle", time::uptime_ms());
-    idle_loop(args.duration_ms)
-}
-
-/// The boot CPU's idle loop. With interrupts still disabled it polls the clock;
-/// the per-core executor replaces it.
-fn idle_loop(duration_ms: Option<u64>) -> ! {
-    loop {
-        if duration_ms.is_some_and(|limit| time::uptime_ms() >= limit) {
-            stats::print();
-            verdict::succeed();
-        }
-        core::hint::spin_loop();
-    }
+    log::info!(target: "BOOT", "boot complete in {} ms", time::uptime_ms());
+    sched::start(args)
 }
 
 #[panic_handler]

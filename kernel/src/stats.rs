@@ -4,7 +4,7 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::arch::x86_64::{percpu, smp};
-use crate::time;
+use crate::{sched, time};
 
 /// CPUs that have finished their bring-up and run kernel code.
 static CPUS_ONLINE: AtomicU32 = AtomicU32::new(0);
@@ -12,6 +12,27 @@ static CPUS_ONLINE: AtomicU32 = AtomicU32::new(0);
 /// Counts the calling CPU as online.
 pub fn cpu_online() {
     CPUS_ONLINE.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Waits (at most `limit_ns`) until every IPI sent has been received, so that
+/// a final report is a consistent snapshot. Returns whether the books balance.
+pub fn settle_ipis(limit_ns: u64) -> bool {
+    let deadline = time::uptime_ns() + limit_ns;
+    loop {
+        let (mut sent, mut received) = (0, 0);
+        for index in smp::online_cpus() {
+            let c = &percpu::percpu_for(index).counters;
+            sent += c.ipi_sent.load(Ordering::Acquire);
+            received += c.ipi_received.load(Ordering::Acquire);
+        }
+        if sent == received {
+            return true;
+        }
+        if time::uptime_ns() >= deadline {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
 }
 
 /// CPUs online now.
@@ -26,17 +47,35 @@ pub fn print() {
         cpus_online(),
         time::uptime_ms()
     );
+    let now_ns = time::uptime_ns();
     for index in smp::online_cpus() {
         let cpu = percpu::percpu_for(index);
         let c = &cpu.counters;
+        let started = cpu.timer_started_ns.load(Ordering::Relaxed);
+        let timer_ms = if started == 0 {
+            0
+        } else {
+            (now_ns - started) / 1_000_000
+        };
+        let e = sched::core_stats(index).unwrap_or_default();
         crate::report!(
-            "[STATS] cpu={index} apic_id={} ipi_sent={} ipi_received={} resched_ipis={} spurious={} idle_wakeups={}",
+            "[STATS] cpu={index} apic_id={} ticks={} timer_ms={timer_ms} polls={} tasks_run={} \
+             yields={} wakes_local={} wakes_remote={} ipi_sent={} ipi_received={} \
+             resched_ipis={} steals={} migrations={} idle_halts={} spurious={}",
             cpu.apic_id(),
+            cpu.ticks.load(Ordering::Relaxed),
+            e.polls,
+            e.tasks_run,
+            e.yields,
+            e.wakes_local,
+            e.wakes_remote,
             c.ipi_sent.load(Ordering::Relaxed),
             c.ipi_received.load(Ordering::Relaxed),
             c.resched_ipis.load(Ordering::Relaxed),
+            e.steals,
+            e.migrations,
+            e.idle_halts,
             c.spurious_interrupts.load(Ordering::Relaxed),
-            c.idle_wakeups.load(Ordering::Relaxed),
         );
     }
 }

@@ -23,6 +23,11 @@ pub fn init() -> Result<u64, drivers::pit::PitError> {
     Ok(hz)
 }
 
+/// The calibrated TSC frequency in Hz (0 before calibration).
+pub fn tsc_hz() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed)
+}
+
 /// Nanoseconds since boot.
 pub fn uptime_ns() -> u64 {
     let hz = TSC_HZ.load(Ordering::Relaxed);

@@ -44,6 +44,32 @@ pub enum Expect {
     /// line for k in 0..smp, and the IPI books balance (the sums of `ipi_sent`
     /// and `ipi_received` over all CPUs are equal).
     EveryCpuAccountedFor,
+    /// Every CPU's `ticks` is within −15 % / +5 % of `timer_ms × SCHED_HZ / 1000`.
+    TicksMatchTimer,
+    /// Each named task printed a `[SCHED][coreN] run X` line; with 2+ CPUs the
+    /// lines name at least two different cores.
+    TasksRan(&'static [&'static str]),
+    /// Every CPU's `[STATS] cpu=K` line has `key` ≥ `min`.
+    EachCpuAtLeast {
+        /// The counter.
+        key: &'static str,
+        /// Its lower bound.
+        min: u64,
+    },
+    /// The sum over all CPUs of the counters `keys` is ≥ `min`.
+    SumAtLeast {
+        /// The counters, added up over all CPUs.
+        keys: &'static [&'static str],
+        /// The sum's lower bound.
+        min: u64,
+    },
+    /// At least `min` lines start with `prefix`.
+    LineCount {
+        /// Required start of the lines.
+        prefix: &'static str,
+        /// How many at least.
+        min: usize,
+    },
     /// Some line starts with `prefix` and contains every string of `contains`.
     Line {
         /// Required start of the line (may be empty).
@@ -55,8 +81,14 @@ pub enum Expect {
     Within(Duration),
 }
 
+/// The kernel's scheduler tick rate (`kernel/src/config.rs`, `SCHED_HZ`).
+const SCHED_HZ: u64 = 100;
+
+/// Tasks A–D, the default workload.
+const TASKS_A_TO_D: &[&str] = &["A", "B", "C", "D"];
+
 /// A normal timed run: success, the right boot mode, every CPU online and
-/// accounted for, plausible statistics.
+/// accounted for, ticks that match the clock, tasks A–D spread over cores.
 const DURATION_RUN: &[Expect] = &[
     Expect::Verdict(VerdictKind::Success),
     Expect::BootMode,
@@ -64,6 +96,8 @@ const DURATION_RUN: &[Expect] = &[
         min_uptime_ms: 2000,
     },
     Expect::EveryCpuAccountedFor,
+    Expect::TicksMatchTimer,
+    Expect::TasksRan(TASKS_A_TO_D),
 ];
 
 /// All boot scenarios, run in this order.
@@ -141,6 +175,93 @@ pub const SCENARIOS: &[Scenario] = &[
                 prefix: "[KTEST] pass name=",
                 contains: &["fake_ap_timed_out_and_boot_went_on"],
             },
+        ],
+    },
+    Scenario {
+        name: "workload-imbalance",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=3", "workload=imbalance"],
+        timeout_secs: 60,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::EveryCpuAccountedFor,
+            Expect::EachCpuAtLeast {
+                key: "tasks_run",
+                min: 1,
+            },
+            Expect::SumAtLeast {
+                keys: &["steals", "migrations"],
+                min: 1,
+            },
+        ],
+    },
+    Scenario {
+        name: "workload-sleep",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=3", "workload=sleep"],
+        timeout_secs: 60,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::EveryCpuAccountedFor,
+            Expect::Line {
+                prefix: "[SLEEP] sleepers=1000 woke=1000 early=0 late=0 ",
+                contains: &[],
+            },
+        ],
+    },
+    Scenario {
+        name: "workload-pingpong",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=3", "workload=pingpong"],
+        timeout_secs: 60,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::EveryCpuAccountedFor,
+            Expect::Line {
+                prefix: "[PINGPONG] pairs=2 round_trips=1000 expected=1000",
+                contains: &[],
+            },
+            Expect::SumAtLeast {
+                keys: &["wakes_remote"],
+                min: 1,
+            },
+            Expect::SumAtLeast {
+                keys: &["resched_ipis"],
+                min: 1,
+            },
+        ],
+    },
+    Scenario {
+        name: "stats-periodic",
+        smp: 2,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=2", "stats=0.5"],
+        timeout_secs: 60,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::LineCount {
+                prefix: "[STATS] total ",
+                min: 4,
+            },
+        ],
+    },
+    Scenario {
+        name: "soak-30s-smp4",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=30"],
+        timeout_secs: 150,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::Stats {
+                min_uptime_ms: 30_000,
+            },
+            Expect::EveryCpuAccountedFor,
+            Expect::TicksMatchTimer,
+            Expect::TasksRan(TASKS_A_TO_D),
         ],
     },
     Scenario {
@@ -250,6 +371,20 @@ impl Scenario {
                 check_stats(u64::from(self.smp), *min_uptime_ms, lines)
             }
             Expect::EveryCpuAccountedFor => check_every_cpu(self.smp, lines),
+            Expect::TicksMatchTimer => check_ticks(lines),
+            Expect::TasksRan(names) => check_tasks_ran(names, self.smp, lines),
+            Expect::EachCpuAtLeast { key, min } => check_each_cpu(key, *min, lines),
+            Expect::SumAtLeast { keys, min } => check_sum(keys, *min, lines),
+            Expect::LineCount { prefix, min } => {
+                let count = lines.iter().filter(|line| line.starts_with(prefix)).count();
+                if count >= *min {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{count} lines start with '{prefix}', expected at least {min}"
+                    ))
+                }
+            }
             Expect::Line { prefix, contains } => check_line(prefix, contains, lines),
             Expect::Within(limit) if elapsed < *limit => Ok(()),
             Expect::Within(limit) => Err(format!(
@@ -310,6 +445,85 @@ fn check_every_cpu(smp: u16, lines: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Every CPU's tick count against how long its timer has run: at most 15 %
+/// short (ticks can be lost under an overloaded emulator), at most 5 % over.
+fn check_ticks(lines: &[String]) -> Result<(), String> {
+    let stats = output::parse_stats(lines);
+    if stats.per_cpu.is_empty() {
+        return Err("no [STATS] cpu= lines".to_owned());
+    }
+    for (cpu, fields) in &stats.per_cpu {
+        let ticks = output::get_u64(fields, "ticks")?;
+        let timer_ms = output::get_u64(fields, "timer_ms")?;
+        let expected = timer_ms * SCHED_HZ / 1000;
+        // ticks must lie in [0.85 × expected, 1.05 × expected]
+        if ticks * 100 < expected * 85 || ticks * 100 > expected * 105 {
+            return Err(format!(
+                "cpu {cpu}: ticks={ticks}, expected {expected} (timer_ms={timer_ms} at {SCHED_HZ} Hz) -15 %/+5 %"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses `[SCHED][coreN] run X` into `(N, X)`.
+fn parse_run_line(line: &str) -> Option<(u32, &str)> {
+    let rest = line.strip_prefix("[SCHED][core")?;
+    let (core, rest) = rest.split_once(']')?;
+    let name = rest.strip_prefix(" run ")?.trim();
+    Some((core.parse().ok()?, name))
+}
+
+fn check_tasks_ran(names: &[&str], smp: u16, lines: &[String]) -> Result<(), String> {
+    let runs: Vec<(u32, &str)> = lines.iter().filter_map(|l| parse_run_line(l)).collect();
+    for name in names {
+        if !runs.iter().any(|(_, ran)| ran == name) {
+            return Err(format!("no '[SCHED][coreN] run {name}' line"));
+        }
+    }
+    let mut cores: Vec<u32> = runs.iter().map(|(core, _)| *core).collect();
+    cores.sort_unstable();
+    cores.dedup();
+    if smp >= 2 && cores.len() < 2 {
+        return Err(format!(
+            "tasks ran on cores {cores:?} only; expected at least two"
+        ));
+    }
+    Ok(())
+}
+
+fn check_each_cpu(key: &str, min: u64, lines: &[String]) -> Result<(), String> {
+    let stats = output::parse_stats(lines);
+    if stats.per_cpu.is_empty() {
+        return Err("no [STATS] cpu= lines".to_owned());
+    }
+    for (cpu, fields) in &stats.per_cpu {
+        let value = output::get_u64(fields, key)?;
+        if value < min {
+            return Err(format!("cpu {cpu}: {key}={value}, expected at least {min}"));
+        }
+    }
+    Ok(())
+}
+
+fn check_sum(keys: &[&str], min: u64, lines: &[String]) -> Result<(), String> {
+    let stats = output::parse_stats(lines);
+    let mut sum = 0;
+    for fields in stats.per_cpu.values() {
+        for key in keys {
+            sum += output::get_u64(fields, key)?;
+        }
+    }
+    if sum >= min {
+        Ok(())
+    } else {
+        Err(format!(
+            "sum of {} over all CPUs is {sum}, expected at least {min}",
+            keys.join(" + ")
+        ))
+    }
+}
+
 fn check_stats(cpus_online: u64, min_uptime_ms: u64, lines: &[String]) -> Result<(), String> {
     let stats = output::parse_stats(lines);
     let total = stats.total.ok_or("no [STATS] total line")?;
@@ -343,6 +557,75 @@ fn check_line(prefix: &str, contains: &[&str], lines: &[String]) -> Result<(), S
 
 #[cfg(test)]
 mod tests {
+
+    fn own(lines: &[&str]) -> Vec<String> {
+        lines.iter().map(|line| (*line).to_owned()).collect()
+    }
+
+    #[test]
+    fn ticks_must_match_timer_time() {
+        let ok = own(&[
+            "[STATS] cpu=0 ticks=196 timer_ms=2000",
+            "[STATS] cpu=1 ticks=171 timer_ms=2000",
+        ]);
+        assert!(check_ticks(&ok).is_ok());
+        let lost = own(&["[STATS] cpu=0 ticks=160 timer_ms=2000"]);
+        assert!(check_ticks(&lost).unwrap_err().contains("cpu 0: ticks=160"));
+        let extra = own(&["[STATS] cpu=0 ticks=215 timer_ms=2000"]);
+        assert!(check_ticks(&extra).is_err());
+        assert!(check_ticks(&own(&["[STATS] total cpus_online=1"])).is_err());
+    }
+
+    #[test]
+    fn run_lines_parse() {
+        assert_eq!(parse_run_line("[SCHED][core3] run A"), Some((3, "A")));
+        assert_eq!(parse_run_line("[SCHED][core] run A"), None);
+        assert_eq!(parse_run_line("[SCHED] run A"), None);
+    }
+
+    #[test]
+    fn tasks_must_all_run_on_two_cores() {
+        let spread = own(&[
+            "[SCHED][core0] run A",
+            "[SCHED][core1] run B",
+            "[SCHED][core1] run C",
+            "[SCHED][core0] run D",
+        ]);
+        assert!(check_tasks_ran(TASKS_A_TO_D, 4, &spread).is_ok());
+        let one_core = own(&[
+            "[SCHED][core0] run A",
+            "[SCHED][core0] run B",
+            "[SCHED][core0] run C",
+            "[SCHED][core0] run D",
+        ]);
+        assert!(check_tasks_ran(TASKS_A_TO_D, 1, &one_core).is_ok());
+        assert!(
+            check_tasks_ran(TASKS_A_TO_D, 2, &one_core)
+                .unwrap_err()
+                .contains("two")
+        );
+        let missing = own(&["[SCHED][core0] run A"]);
+        assert!(
+            check_tasks_ran(TASKS_A_TO_D, 1, &missing)
+                .unwrap_err()
+                .contains("run B")
+        );
+    }
+
+    #[test]
+    fn counter_sums_and_minimums() {
+        let lines = own(&[
+            "[STATS] cpu=0 tasks_run=3 steals=0 migrations=0",
+            "[STATS] cpu=1 tasks_run=0 steals=2 migrations=1",
+        ]);
+        assert!(check_sum(&["steals", "migrations"], 1, &lines).is_ok());
+        assert!(check_sum(&["steals"], 3, &lines).is_err());
+        assert!(
+            check_each_cpu("tasks_run", 1, &lines)
+                .unwrap_err()
+                .contains("cpu 1")
+        );
+    }
     use super::*;
     use std::collections::HashSet;
 

@@ -136,7 +136,7 @@ fn all_checks() -> Vec<Check> {
             env: &[],
         },
         Check::HostTests {
-            name: "loom-models",
+            name: "loom-models-locks",
             // Model-checks the lock-free code under every interleaving loom
             // explores with up to LOOM_MAX_PREEMPTIONS preemptions. Release mode and
             // its own target dir: loom is slow unoptimised, and `--cfg loom`
@@ -150,6 +150,21 @@ fn all_checks() -> Vec<Check> {
                 "--target-dir",
                 "target/loom",
                 "loom_models",
+            ],
+            env: &[("RUSTFLAGS", "--cfg loom"), ("LOOM_MAX_PREEMPTIONS", "2")],
+        },
+        Check::HostTests {
+            name: "loom-models-executor",
+            // The executor's run queue, queued bit, wake-vs-idle protocol, steal
+            // and migrate (same settings as above).
+            args: &[
+                "test",
+                "-p",
+                "executor",
+                "--release",
+                "--target-dir",
+                "target/loom",
+                "loom",
             ],
             env: &[("RUSTFLAGS", "--cfg loom"), ("LOOM_MAX_PREEMPTIONS", "2")],
         },

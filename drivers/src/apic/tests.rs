@@ -753,3 +753,17 @@ fn errors_display() {
     let msg = ApicError::DestinationOutOfRange(300).to_string();
     assert!(msg.contains("300"), "{msg}");
 }
+
+#[test]
+fn timer_mode_prefers_tsc_deadline_when_offered() {
+    let without = CpuFeatures {
+        ecx: 0,
+        edx: CpuFeatures::EDX_APIC,
+    };
+    let with = CpuFeatures {
+        ecx: 1 << 24,
+        edx: CpuFeatures::EDX_APIC,
+    };
+    assert_eq!(choose_timer_mode(without), TimerMode::Periodic);
+    assert_eq!(choose_timer_mode(with), TimerMode::TscDeadline);
+}

@@ -32,6 +32,8 @@ pub mod vector {
     pub const PAGE_FAULT: u8 = 14;
     /// Double fault.
     pub const DOUBLE_FAULT: u8 = 8;
+    /// Local APIC timer: the scheduler tick.
+    pub const TIMER: u8 = 0x20;
     /// RESCHEDULE IPI: "your run queue has work".
     pub const RESCHEDULE: u8 = 0x30;
     /// Test IPI: counted, and wakes the idle loop to run a posted call.
@@ -138,6 +140,17 @@ fn in_interrupt<R>(body: impl FnOnce(&'static percpu::PerCpu) -> R) -> R {
     result
 }
 
+/// The scheduler tick: count it, let the executor expire this core's timers
+/// (and balance, every 100 ms), re-arm in TSC-deadline mode, EOI.
+extern "x86-interrupt" fn timer_tick(_frame: InterruptStackFrame) {
+    in_interrupt(|this| {
+        this.ticks.fetch_add(1, Ordering::Relaxed);
+        apic::rearm_tick();
+        crate::sched::on_timer_tick();
+        apic::eoi();
+    });
+}
+
 extern "x86-interrupt" fn test_ipi(_frame: InterruptStackFrame) {
     in_interrupt(|this| {
         this.counters.ipi_received.fetch_add(1, Ordering::Relaxed);
@@ -149,6 +162,8 @@ extern "x86-interrupt" fn reschedule_ipi(_frame: InterruptStackFrame) {
     in_interrupt(|this| {
         this.counters.ipi_received.fetch_add(1, Ordering::Relaxed);
         this.counters.resched_ipis.fetch_add(1, Ordering::Relaxed);
+        // This IPI has left the IRR: a waker may send the next one.
+        this.resched_in_flight.store(false, Ordering::Release);
         apic::eoi();
     });
 }
@@ -237,6 +252,7 @@ fn build_idt() -> InterruptDescriptorTable {
     idt.vmm_communication_exception
         .set_handler_fn(vmm_communication);
     idt.security_exception.set_handler_fn(security);
+    idt[vector::TIMER].set_handler_fn(timer_tick);
     idt[vector::RESCHEDULE].set_handler_fn(reschedule_ipi);
     idt[vector::TEST_IPI].set_handler_fn(test_ipi);
     idt[vector::APIC_SPURIOUS].set_handler_fn(spurious);

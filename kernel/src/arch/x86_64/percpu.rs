@@ -22,7 +22,7 @@
 //!   owning CPU, or a sender of an IPI, updates them.
 
 use core::arch::asm;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::GsBase;
@@ -66,6 +66,16 @@ pub struct PerCpu {
     pub current_task: AtomicU64,
     /// Timer ticks handled.
     pub ticks: AtomicU64,
+    /// Calibrated Local APIC timer rate (counts per second after the divider).
+    pub lapic_timer_hz: AtomicU64,
+    /// Uptime (ns) when this CPU's tick started; 0 before.
+    pub timer_started_ns: AtomicU64,
+    /// TSC value of the next tick in TSC-deadline mode.
+    pub next_tick_tsc: AtomicU64,
+    /// A RESCHEDULE IPI to this CPU is sent and its handler has not run yet.
+    /// Wakers send no second one meanwhile: it would merge with the first
+    /// (one IRR bit per vector) and the pending one wakes the CPU anyway.
+    pub resched_in_flight: AtomicBool,
     /// A function the CPU's idle loop runs once (see `smp::run_on`); 0 = none.
     pub call: AtomicUsize,
     /// Event counters.
@@ -85,6 +95,10 @@ impl PerCpu {
             executor: AtomicPtr::new(core::ptr::null_mut()),
             current_task: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
+            lapic_timer_hz: AtomicU64::new(0),
+            timer_started_ns: AtomicU64::new(0),
+            next_tick_tsc: AtomicU64::new(0),
+            resched_in_flight: AtomicBool::new(false),
             call: AtomicUsize::new(0),
             counters: Counters {
                 ipi_sent: AtomicU64::new(0),

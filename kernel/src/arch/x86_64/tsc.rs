@@ -13,6 +13,8 @@ use drivers::pit::{self, Pit, PitError};
 
 /// Length of the PIT window the TSC is measured over.
 pub const CALIBRATION_WINDOW_NS: u64 = 10_000_000;
+/// Windows measured; the median is kept (see [`pit::median`]).
+const CALIBRATION_ROUNDS: usize = 5;
 
 /// Reads the time-stamp counter.
 pub fn read() -> u64 {
@@ -21,14 +23,19 @@ pub fn read() -> u64 {
     unsafe { _rdtsc() }
 }
 
-/// Measures the TSC frequency in Hz over a [`CALIBRATION_WINDOW_NS`] PIT window.
+/// Measures the TSC frequency in Hz: the median of [`CALIBRATION_ROUNDS`]
+/// PIT windows of [`CALIBRATION_WINDOW_NS`].
 ///
 /// Must run with interrupts disabled and before anything else uses the PIT.
 pub fn calibrate() -> Result<u64, PitError> {
     // SAFETY: boot is single-threaded at this point and nothing else in the
     // kernel programs the PIT.
     let mut pit = unsafe { Pit::new() };
-    let ticks = pit.measure(CALIBRATION_WINDOW_NS, read)?;
+    let mut samples = [0; CALIBRATION_ROUNDS];
+    for sample in &mut samples {
+        *sample = pit.measure(CALIBRATION_WINDOW_NS, read)?;
+    }
+    let ticks = pit::median(&mut samples);
     // The PIT counts whole ticks of 838 ns: divide by the window it really timed.
     let window_ns = pit::period_ns(pit::reload_value(CALIBRATION_WINDOW_NS)?);
     Ok(pit::frequency_hz(ticks, window_ns))

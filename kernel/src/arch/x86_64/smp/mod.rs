@@ -410,6 +410,7 @@ extern "sysv64" fn ap_entry64(apic_id: u64) -> ! {
     set_progress(apic_id, STAGE_ONLINE);
     stats::cpu_online();
     set_online(index);
+    apic::init_tick();
     idle_loop()
 }
 

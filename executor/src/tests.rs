@@ -1,0 +1,532 @@
+//! Host tests of scheduling decisions, on a recording platform: the test picks
+//! the "current core" and the clock, and every `wake_core` is recorded.
+// Dropping a JoinHandle detaches its task: `let _ = spawn(..)` says so.
+#![allow(clippy::let_underscore_future)]
+
+use std::{
+    boxed::Box,
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
+    },
+    task::{Context, Poll, Waker},
+    time::Duration,
+    vec,
+    vec::Vec,
+};
+
+use crate::{
+    Config, CoreId, Executor, Platform, Priority, SpawnError,
+    loom::Ordering as ShimOrdering,
+    sched::{AWAKE, SLEEPING},
+    victim_order, yield_now,
+};
+
+type Hook = Box<dyn FnMut() + Send>;
+
+#[derive(Default)]
+struct Recording {
+    current: AtomicU32,
+    now: AtomicU64,
+    wakes: Mutex<Vec<u32>>,
+    halts: AtomicUsize,
+    /// Runs "during the halt" (after `still_idle` returned true).
+    during_halt: Mutex<Option<Hook>>,
+}
+
+impl Platform for Recording {
+    fn current_core(&self) -> CoreId {
+        CoreId(self.current.load(Ordering::SeqCst))
+    }
+    fn wake_core(&self, core: CoreId) {
+        self.wakes.lock().unwrap().push(core.0);
+    }
+    fn now_ns(&self) -> u64 {
+        self.now.load(Ordering::SeqCst)
+    }
+    fn halt_if(&self, still_idle: &mut dyn FnMut() -> bool) {
+        if still_idle() {
+            self.halts.fetch_add(1, Ordering::SeqCst);
+            let hook = self.during_halt.lock().unwrap().take();
+            if let Some(mut hook) = hook {
+                hook();
+            }
+        }
+    }
+    fn without_interrupts<R>(&self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
+fn exec(cores: usize, config: Config) -> &'static Executor<Recording> {
+    Box::leak(Box::new(Executor::new(Recording::default(), cores, config)))
+}
+
+fn on(e: &Executor<Recording>, core: u32) {
+    e.platform().current.store(core, Ordering::SeqCst);
+}
+
+fn wakes(e: &Executor<Recording>) -> Vec<u32> {
+    e.platform().wakes.lock().unwrap().clone()
+}
+
+type Log = Arc<Mutex<Vec<&'static str>>>;
+
+fn logger(log: &Log, label: &'static str) -> impl Future<Output = ()> + Send + 'static {
+    let log = log.clone();
+    async move { log.lock().unwrap().push(label) }
+}
+
+/// Pending until opened; hands out its waker.
+#[derive(Clone, Default)]
+struct Gate(Arc<(AtomicBool, Mutex<Option<Waker>>)>);
+
+impl Gate {
+    fn open(&self) {
+        self.0.0.store(true, Ordering::SeqCst);
+    }
+    fn waker(&self) -> Waker {
+        self.0.1.lock().unwrap().clone().expect("never polled")
+    }
+}
+
+impl Future for Gate {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.0.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        *self.0.1.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+#[test]
+fn spawn_goes_to_the_shortest_queue() {
+    let e = exec(3, Config::default());
+    on(e, 0);
+    for _ in 0..2 {
+        let _ = e.spawn_on(CoreId(0), Priority::Normal, async {});
+    }
+    let _ = e.spawn_on(CoreId(1), Priority::Low, async {});
+    assert_eq!(e.least_loaded_core(), CoreId(2));
+    let _ = e.spawn(Priority::High, async {});
+    assert_eq!(e.queue_len(CoreId(2)), 1);
+    // Now 2,1,1: ties go to the caller first, then onward (caller = core 1).
+    on(e, 1);
+    assert_eq!(e.least_loaded_core(), CoreId(1));
+    on(e, 0);
+    assert_eq!(e.least_loaded_core(), CoreId(1));
+}
+
+#[test]
+fn higher_priority_polled_first() {
+    let e = exec(1, Config::default());
+    let log = Log::default();
+    let _ = e.spawn_on(CoreId(0), Priority::Low, logger(&log, "low"));
+    let _ = e.spawn_on(CoreId(0), Priority::Normal, logger(&log, "normal"));
+    let _ = e.spawn_on(CoreId(0), Priority::High, logger(&log, "high"));
+    assert_eq!(e.run_until_idle(), 3);
+    assert_eq!(*log.lock().unwrap(), ["high", "normal", "low"]);
+}
+
+#[test]
+fn anti_starvation_serves_lower_levels() {
+    let limit = 3;
+    let e = exec(
+        1,
+        Config {
+            starvation_limit: limit,
+            ..Config::default()
+        },
+    );
+    let log = Log::default();
+    let _ = e.spawn_on(CoreId(0), Priority::Low, logger(&log, "low"));
+    let _ = e.spawn_on(CoreId(0), Priority::Normal, logger(&log, "normal"));
+    // Two High tasks that keep yielding: without the rule, nothing else runs.
+    for _ in 0..2 {
+        let log = log.clone();
+        let _ = e.spawn_on(CoreId(0), Priority::High, async move {
+            for _ in 0..20 {
+                log.lock().unwrap().push("high");
+                yield_now().await;
+            }
+        });
+    }
+    e.run_until_idle();
+    let log = log.lock().unwrap();
+    let normal = log.iter().position(|l| *l == "normal").unwrap();
+    let low = log.iter().position(|l| *l == "low").unwrap();
+    // Both lower levels are skipped `limit` times; then the lowest starved
+    // level is served first, then the next.
+    assert_eq!(low, limit as usize, "{log:?}");
+    assert_eq!(normal, limit as usize + 1, "{log:?}");
+    assert_eq!(log.len(), 42);
+}
+
+#[test]
+fn yield_now_goes_to_the_back() {
+    let e = exec(1, Config::default());
+    let log = Log::default();
+    let l = log.clone();
+    let _ = e.spawn_on(CoreId(0), Priority::Normal, async move {
+        l.lock().unwrap().push("a1");
+        yield_now().await;
+        l.lock().unwrap().push("a2");
+    });
+    let _ = e.spawn_on(CoreId(0), Priority::Normal, logger(&log, "b"));
+    e.run_until_idle();
+    assert_eq!(*log.lock().unwrap(), ["a1", "b", "a2"]);
+    let s = e.stats(CoreId(0));
+    assert_eq!(
+        (s.yields, s.polls, s.tasks_run, s.wakes_local),
+        (1, 3, 2, 1)
+    );
+    assert_eq!(e.live_tasks(), 0);
+}
+
+#[test]
+fn join_handle_returns_the_output() {
+    let e = exec(1, Config::default());
+    let mut h = e.spawn_on(CoreId(0), Priority::Normal, async { 6 * 7 });
+    assert!(!h.is_finished());
+    let waiter = e.spawn_on(CoreId(0), Priority::Normal, async move {
+        let inner = e.spawn_on(CoreId(0), Priority::Low, async { "inner" });
+        inner.await
+    });
+    e.run_until_idle();
+    assert!(h.is_finished());
+    assert_eq!(h.try_take(), Some(42));
+    let mut waiter = waiter;
+    assert_eq!(waiter.try_take(), Some("inner"));
+}
+
+#[test]
+fn task_limit_is_an_error_not_a_wake_panic() {
+    let e = exec(
+        1,
+        Config {
+            max_tasks: 2,
+            ..Config::default()
+        },
+    );
+    let _a = e.spawn_on(CoreId(0), Priority::Normal, async {});
+    let _b = e.spawn_on(CoreId(0), Priority::Normal, async {});
+    assert!(matches!(
+        e.try_spawn(Priority::Normal, async {}),
+        Err(SpawnError::TooManyTasks { max: 2 })
+    ));
+    e.run_until_idle();
+    assert_eq!(e.live_tasks(), 0);
+    assert!(e.try_spawn(Priority::Normal, async {}).is_ok());
+}
+
+#[test]
+fn sleep_expires_on_the_first_tick_at_or_after_the_deadline() {
+    let e = exec(1, Config::default());
+    e.platform().now.store(1_000, Ordering::SeqCst);
+    let h = e.spawn_on(CoreId(0), Priority::Normal, async move {
+        e.sleep(Duration::from_nanos(500)).await;
+        e.platform().now_ns()
+    });
+    e.run_until_idle();
+    assert_eq!(e.timers_armed(CoreId(0)), 1);
+    e.platform().now.store(1_499, Ordering::SeqCst);
+    assert_eq!(e.tick_core(CoreId(0)), 0);
+    assert_eq!(e.run_until_idle(), 0, "woken before its deadline");
+    e.platform().now.store(1_500, Ordering::SeqCst);
+    assert_eq!(e.tick_core(CoreId(0)), 1);
+    assert_eq!(e.run_until_idle(), 1);
+    let mut h = h;
+    assert_eq!(h.try_take(), Some(1_500));
+    assert_eq!(e.timers_armed(CoreId(0)), 0);
+}
+
+#[test]
+fn sleep_past_deadline_is_ready_and_dropped_sleep_disarms() {
+    let e = exec(1, Config::default());
+    e.platform().now.store(100, Ordering::SeqCst);
+    let _ = e.spawn_on(CoreId(0), Priority::Normal, async move {
+        e.sleep_until(50).await;
+    });
+    assert_eq!(e.run_until_idle(), 1);
+    assert_eq!(e.timers_armed(CoreId(0)), 0);
+    // A select-like future that drops its sleep after one poll.
+    let _ = e.spawn_on(CoreId(0), Priority::Normal, async move {
+        let mut s = Box::pin(e.sleep_until(1_000));
+        std::future::poll_fn(|cx| {
+            let _ = s.as_mut().poll(cx);
+            Poll::Ready(())
+        })
+        .await;
+    });
+    e.run_until_idle();
+    assert_eq!(e.timers_armed(CoreId(0)), 0);
+}
+
+#[test]
+fn waking_a_sleeping_core_sends_exactly_one_wake() {
+    let e = exec(2, Config::default());
+    on(e, 1);
+    let (g1, g2) = (Gate::default(), Gate::default());
+    let _ = e.spawn_on(CoreId(1), Priority::Normal, g1.clone());
+    let _ = e.spawn_on(CoreId(1), Priority::Normal, g2.clone());
+    e.run_until_idle();
+    // Core 1 announced sleep; core 0 wakes both tasks.
+    e.core(1).state.store(SLEEPING, ShimOrdering::SeqCst);
+    on(e, 0);
+    g1.waker().wake();
+    g2.waker().wake();
+    assert_eq!(wakes(e), [1], "one RESCHED per sleep episode");
+    assert_eq!(e.stats(CoreId(1)).resched_requested, 1);
+    assert_eq!(e.stats(CoreId(1)).wakes_remote, 2);
+    // An awake core gets none.
+    e.core(1).state.store(AWAKE, ShimOrdering::SeqCst);
+    e.core(1).ipi_pending.store(false, ShimOrdering::SeqCst);
+    on(e, 1);
+    e.run_until_idle();
+    on(e, 0);
+    g1.waker().wake();
+    assert_eq!(wakes(e), [1]);
+}
+
+#[test]
+fn idle_protocol_halts_and_a_wake_during_the_halt_resends_once() {
+    let e = exec(2, Config::default());
+    on(e, 1);
+    let gate = Gate::default();
+    let _ = e.spawn_on(CoreId(1), Priority::Normal, gate.clone());
+    assert!(e.step(), "polls the task");
+    let g = gate.clone();
+    *e.platform().during_halt.lock().unwrap() = Some(Box::new(move || {
+        // Core 0 wakes the task while core 1 is halted.
+        e.platform().current.store(0, Ordering::SeqCst);
+        g.open();
+        g.waker().wake();
+        e.platform().current.store(1, Ordering::SeqCst);
+    }));
+    assert!(!e.step(), "nothing to run: idle protocol");
+    assert_eq!(e.platform().halts.load(Ordering::SeqCst), 1);
+    assert_eq!(wakes(e), [1]);
+    // After the halt: awake again, IPI flag cleared, the task runs.
+    assert_eq!(e.core(1).state.load(ShimOrdering::SeqCst), AWAKE);
+    assert!(!e.core(1).ipi_pending.load(ShimOrdering::SeqCst));
+    assert!(e.step());
+    assert_eq!(e.stats(CoreId(1)).idle_halts, 1);
+    // The gate still holds the finished task's waker; dropping it lets a core
+    // free the task.
+    assert_eq!(e.live_tasks(), 1);
+    *gate.0.1.lock().unwrap() = None;
+    e.run_until_idle();
+    assert_eq!(e.live_tasks(), 0);
+}
+
+#[test]
+fn recheck_finds_work_and_does_not_halt() {
+    let e = exec(1, Config::default());
+    // Work appears between "no task" and the recheck: simulated by a task
+    // pushed while the core is SLEEPING but before halt_if runs the recheck.
+    on(e, 0);
+    let _ = e.spawn_on(CoreId(0), Priority::Normal, async {});
+    let mut halted = true;
+    e.platform().halt_if(&mut || {
+        halted = e.core(0).queues.iter().all(|q| q.is_empty());
+        halted
+    });
+    assert!(!halted);
+    assert_eq!(e.platform().halts.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn remote_spawn_on_a_sleeping_core_sends_resched() {
+    let e = exec(2, Config::default());
+    on(e, 0);
+    e.core(1).state.store(SLEEPING, ShimOrdering::SeqCst);
+    let _ = e.spawn_on(CoreId(1), Priority::Normal, async {});
+    let _ = e.spawn_on(CoreId(1), Priority::Normal, async {});
+    assert_eq!(wakes(e), [1]);
+    // Local spawn on a core: never an IPI to itself.
+    e.core(0).state.store(SLEEPING, ShimOrdering::SeqCst);
+    let _ = e.spawn_on(CoreId(0), Priority::Normal, async {});
+    assert_eq!(wakes(e), [1]);
+}
+
+#[test]
+fn idle_core_steals_half() {
+    let e = exec(2, Config::default());
+    on(e, 0);
+    for _ in 0..6 {
+        let _ = e.spawn_on(CoreId(0), Priority::Normal, async {});
+    }
+    on(e, 1);
+    assert!(e.poll_one());
+    assert_eq!(e.stats(CoreId(1)).steals, 3);
+    assert_eq!(e.queue_len(CoreId(0)), 3);
+    assert_eq!(e.queue_len(CoreId(1)), 2);
+    // Its own two, then half of the 3 left (2), its own, the last one.
+    assert_eq!(e.run_until_idle(), 5);
+    assert_eq!(e.stats(CoreId(1)).steals, 6);
+    assert_eq!(e.stats(CoreId(1)).polls, 6);
+    assert_eq!(e.queue_len(CoreId(0)), 0);
+}
+
+#[test]
+fn pinned_tasks_are_never_stolen_or_migrated() {
+    let e = exec(2, Config::default());
+    on(e, 0);
+    for _ in 0..6 {
+        let _ = e.spawn_pinned(CoreId(0), Priority::Normal, async {});
+    }
+    let _ = e.spawn_on(CoreId(0), Priority::Normal, async {});
+    e.core(1).state.store(SLEEPING, ShimOrdering::SeqCst);
+    assert_eq!(e.balance_load(), 1, "only the unpinned task moves");
+    e.core(1).state.store(AWAKE, ShimOrdering::SeqCst);
+    on(e, 1);
+    assert_eq!(
+        e.run_until_idle(),
+        1,
+        "core 1 runs the migrated task, steals nothing"
+    );
+    assert_eq!(e.stats(CoreId(1)).steals, 0);
+    assert_eq!(e.queue_len(CoreId(0)), 6);
+    on(e, 0);
+    assert_eq!(e.run_until_idle(), 6);
+}
+
+#[test]
+fn stolen_task_is_rehomed_to_the_thief() {
+    let e = exec(2, Config::default());
+    on(e, 0);
+    let gate = Gate::default();
+    let _ = e.spawn_on(CoreId(0), Priority::Normal, gate.clone());
+    on(e, 1);
+    assert!(e.poll_one());
+    on(e, 0);
+    gate.open();
+    gate.waker().wake();
+    assert_eq!(e.queue_len(CoreId(1)), 1);
+    assert_eq!(e.stats(CoreId(1)).wakes_remote, 1);
+}
+
+#[test]
+fn balance_migrates_only_above_the_threshold() {
+    let e = exec(2, Config::default());
+    on(e, 0);
+    for _ in 0..3 {
+        let _ = e.spawn_on(CoreId(0), Priority::Normal, async {});
+    }
+    let _ = e.spawn_on(CoreId(1), Priority::Normal, async {});
+    assert_eq!(e.balance_load(), 0, "3 vs 1: imbalance 2 is fine");
+    for _ in 0..3 {
+        let _ = e.spawn_on(CoreId(0), Priority::Normal, async {});
+    }
+    e.core(1).state.store(SLEEPING, ShimOrdering::SeqCst);
+    // 6 vs 1: moves 2 → 4 vs 3.
+    assert_eq!(e.balance_load(), 2);
+    assert_eq!(e.queue_len(CoreId(0)), 4);
+    assert_eq!(e.queue_len(CoreId(1)), 3);
+    assert_eq!(e.stats(CoreId(1)).migrations, 2);
+    assert_eq!(wakes(e), [1], "RESCHED to the sleeping target");
+    // Everything still runs exactly once.
+    e.core(1).state.store(AWAKE, ShimOrdering::SeqCst);
+    on(e, 1);
+    assert_eq!(
+        e.run_until_idle(),
+        7,
+        "core 1 runs its own and steals the rest"
+    );
+    assert_eq!(e.live_tasks(), 0);
+}
+
+#[test]
+fn balance_runs_from_core0_tick_every_interval() {
+    let e = exec(
+        2,
+        Config {
+            balance_interval_ns: 100,
+            ..Config::default()
+        },
+    );
+    on(e, 0);
+    for _ in 0..6 {
+        let _ = e.spawn_on(CoreId(0), Priority::Normal, async {});
+    }
+    e.platform().now.store(50, Ordering::SeqCst);
+    e.tick_core(CoreId(0));
+    assert_eq!(e.queue_len(CoreId(1)), 0, "interval not elapsed");
+    e.tick_core(CoreId(1));
+    e.platform().now.store(100, Ordering::SeqCst);
+    e.tick_core(CoreId(1));
+    assert_eq!(e.queue_len(CoreId(1)), 0, "only core 0 balances");
+    e.on_timer_tick();
+    assert_eq!(e.queue_len(CoreId(1)), 3);
+}
+
+#[test]
+fn counters_add_up() {
+    let e = exec(2, Config::default());
+    on(e, 0);
+    for _ in 0..4 {
+        let _ = e.spawn_on(CoreId(0), Priority::Normal, async {
+            yield_now().await;
+            yield_now().await;
+        });
+    }
+    e.run_until_idle();
+    let s = e.stats(CoreId(0));
+    assert_eq!(s.polls, 12);
+    assert_eq!(s.tasks_run, 4);
+    assert_eq!(s.yields, 8);
+    assert_eq!(s.wakes_local, 8);
+    assert_eq!(s.wakes_remote + s.steals + s.migrations + s.idle_halts, 0);
+    assert_eq!(e.stats(CoreId(1)), Default::default());
+}
+
+#[test]
+fn last_waker_dropped_elsewhere_frees_via_a_core() {
+    let e = exec(1, Config::default());
+    let gate = Gate::default();
+    let _ = e.spawn_on(CoreId(0), Priority::Normal, gate.clone());
+    e.run_until_idle();
+    let waker = gate.waker();
+    // Drop the task's own stored waker: `waker` is now the last reference.
+    *gate.0.1.lock().unwrap() = None;
+    assert_eq!(e.live_tasks(), 1);
+    on(e, 7); // "an interrupt handler elsewhere": no core of ours
+    drop(waker);
+    assert_eq!(e.live_tasks(), 1, "a waker never frees");
+    assert_eq!(e.queue_len(CoreId(0)), 1);
+    on(e, 0);
+    e.run_until_idle();
+    assert_eq!(
+        e.live_tasks(),
+        0,
+        "freed (and its future dropped) by the core"
+    );
+}
+
+#[test]
+fn victim_order_reaches_every_core() {
+    for cores in 2..=8 {
+        for me in 0..cores {
+            for attempts in 1..cores {
+                let mut first = vec![false; cores];
+                for start in 0..cores - 1 {
+                    let order: Vec<_> = victim_order(me, cores, start, attempts).collect();
+                    assert_eq!(order.len(), attempts);
+                    assert!(!order.contains(&me));
+                    first[order[0]] = true;
+                }
+                let reached = first.iter().filter(|r| **r).count();
+                assert_eq!(
+                    reached,
+                    cores - 1,
+                    "cores={cores} me={me} attempts={attempts}"
+                );
+            }
+        }
+    }
+    assert_eq!(victim_order(0, 1, 0, 5).count(), 0);
+}

@@ -1,0 +1,122 @@
+//! The scheduler: one [`executor::Executor`] for the machine, one run loop per
+//! CPU, and the kernel's first services (tasks A–D, the workloads, the
+//! supervisor that ends timed runs).
+//!
+//! Start-up: the BSP creates the executor over the CPUs that came online,
+//! spawns the workload (placement picks the core with the shortest queue),
+//! posts [`enter`] to every AP's idle loop, and enters its own run loop. From
+//! then on the timer interrupt of each CPU calls [`on_timer_tick`].
+
+mod platform;
+mod tasks;
+mod workloads;
+
+use alloc::vec::Vec;
+
+use executor::{Config, CoreId, CoreStats, Executor, Priority};
+use kernel::cmdline::KernelArgs;
+use spin::Once;
+
+use crate::arch::x86_64::smp;
+use crate::{stats, time, verdict};
+pub use platform::KernelPlatform;
+
+static EXECUTOR: Once<Executor<KernelPlatform>> = Once::new();
+
+/// The executor, once [`start`] has created it.
+pub fn executor() -> Option<&'static Executor<KernelPlatform>> {
+    EXECUTOR.get()
+}
+
+/// Starts the executors on every online CPU and runs `args.workload`. Never
+/// returns: the boot CPU becomes executor core 0.
+pub fn start(args: &KernelArgs<'_>) -> ! {
+    let cpus: Vec<u32> = smp::online_cpus().collect();
+    let executor = EXECUTOR.call_once(|| {
+        let config = Config {
+            // The `sleep` workload arms 1000 timers at once: room up front, so
+            // arming never grows the list with interrupts off.
+            timer_capacity: 2048,
+            ..Config::default()
+        };
+        Executor::new(KernelPlatform::new(&cpus), cpus.len(), config)
+    });
+    if args.duration_ms.is_some() || args.stats_interval_ms.is_some() {
+        executor
+            .spawn(
+                Priority::High,
+                supervisor(executor, args.duration_ms, args.stats_interval_ms),
+            )
+            .detach();
+    }
+    workloads::spawn(executor, args.workload);
+    for &cpu in &cpus[1..] {
+        if let Err(error) = smp::run_on(cpu, enter) {
+            panic!("cannot start the executor on cpu {cpu}: {error:?}");
+        }
+    }
+    log::info!(
+        target: "SCHED",
+        "executors running on {} cores, workload {:?}",
+        cpus.len(),
+        args.workload
+    );
+    executor.run()
+}
+
+/// What an AP runs when the BSP posts it: its executor loop, for good.
+fn enter() {
+    if let Some(executor) = executor() {
+        executor.run();
+    }
+}
+
+/// Called by every CPU's timer interrupt.
+pub fn on_timer_tick() {
+    if let Some(executor) = executor() {
+        executor.on_timer_tick();
+    }
+}
+
+/// The executor counters of CPU `cpu`, if it runs an executor core.
+pub fn core_stats(cpu: u32) -> Option<CoreStats> {
+    let executor = executor()?;
+    let cores = executor.cores() as u32;
+    (0..cores)
+        .map(CoreId)
+        .find(|&core| executor.platform().cpu_of(core) == cpu)
+        .map(|core| executor.stats(core))
+}
+
+/// How long the final report waits for IPIs in flight.
+const IPI_SETTLE_NS: u64 = 100_000_000;
+
+/// Ends timed runs and prints periodic statistics (`duration=`, `stats=`).
+async fn supervisor(
+    executor: &'static Executor<KernelPlatform>,
+    duration_ms: Option<u64>,
+    stats_interval_ms: Option<u64>,
+) {
+    let mut next_stats_ms = stats_interval_ms.map(|every| time::uptime_ms() + every);
+    loop {
+        let wake_ms = match (duration_ms, next_stats_ms) {
+            (Some(end), Some(next)) => end.min(next),
+            (Some(end), None) => end,
+            (None, Some(next)) => next,
+            (None, None) => return,
+        };
+        executor.sleep_until(wake_ms * 1_000_000).await;
+        if duration_ms.is_some_and(|end| time::uptime_ms() >= end) {
+            // Let IPIs in flight land: the final books must balance exactly.
+            if !stats::settle_ipis(IPI_SETTLE_NS) {
+                log::warn!(target: "STATS", "IPIs still in flight after {} ms", IPI_SETTLE_NS / 1_000_000);
+            }
+            stats::print();
+            verdict::succeed();
+        }
+        if let (Some(next), Some(every)) = (next_stats_ms.as_mut(), stats_interval_ms) {
+            stats::print();
+            *next += every;
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Tasks A–D: the first kernel services, and the default workload.
+//!
+//! Each is an `async fn` loop: a little work, then `yield_now().await`, and at
+//! most every 100 ms a `[SCHED][coreN] run X` line naming the core it ran on.
+//! They work in bursts: after [`BURST_NS`] of work-and-yield rounds a task
+//! sleeps until the next tick, as a service waiting for its next request
+//! would. So the yield path stays hot, the timers get used, and cores reach
+//! their idle halt instead of spinning — which also keeps an emulator with
+//! more virtual CPUs than host cores from dropping timer interrupts.
+//! They have different priorities and are placed by the scheduler (shortest
+//! queue), not pinned, so with several CPUs they spread over several cores.
+
+use core::time::Duration;
+
+use executor::{Executor, Priority, yield_now};
+
+use super::KernelPlatform;
+use crate::arch::x86_64::percpu;
+use crate::time;
+
+/// How often a task may print its `run` line.
+const LOG_INTERVAL_NS: u64 = 100_000_000;
+/// How long a task works (and yields) before it sleeps until the next tick.
+const BURST_NS: u64 = 2_000_000;
+
+/// The four tasks: name, priority, units of work per round.
+const TASKS: [(&str, Priority, u32); 4] = [
+    ("A", Priority::High, 2_000),
+    ("B", Priority::Normal, 4_000),
+    ("C", Priority::Normal, 8_000),
+    ("D", Priority::Low, 4_000),
+];
+
+/// Spawns tasks A–D.
+pub fn spawn(executor: &'static Executor<KernelPlatform>) {
+    for (name, priority, work) in TASKS {
+        executor
+            .spawn(priority, named_task(executor, name, work))
+            .detach();
+    }
+}
+
+/// One of tasks A–D: work, yield, and now and then say where it runs.
+async fn named_task(executor: &'static Executor<KernelPlatform>, name: &'static str, work: u32) {
+    let mut last_log_ns = 0;
+    let mut burst_start_ns = time::uptime_ns();
+    loop {
+        busy_work(work);
+        let now = time::uptime_ns();
+        if now - burst_start_ns >= BURST_NS {
+            executor.sleep(Duration::from_millis(1)).await;
+            burst_start_ns = time::uptime_ns();
+        }
+        if now - last_log_ns >= LOG_INTERVAL_NS {
+            last_log_ns = now;
+            if log::log_enabled!(target: "SCHED", log::Level::Info) {
+                let core = percpu::percpu_current().index();
+                crate::report!("[SCHED][core{core}] run {name}");
+            }
+        }
+        yield_now().await;
+    }
+}
+
+/// Some CPU work the compiler cannot remove.
+pub fn busy_work(units: u32) {
+    let mut x = 0u64;
+    for i in 0..units {
+        x = core::hint::black_box(x.wrapping_mul(31).wrapping_add(u64::from(i)));
+    }
+}

@@ -1,0 +1,174 @@
+//! The workloads selected with `workload=`, each a test of one part of the
+//! scheduler that the host checks through the lines it prints:
+//!
+//! | workload | what | printed |
+//! | --- | --- | --- |
+//! | `tasks` | tasks A–D (default) | `[SCHED][coreN] run X` |
+//! | `imbalance` | 64 yield loops all spawned on core 0: stealing and balancing must spread them | per-core `tasks_run`, `steals`, `migrations` in `[STATS]` |
+//! | `sleep` | 1000 tasks sleeping random durations up to 1.5 s | `[SLEEP] sleepers= woke= early= late= max_late_us=` |
+//! | `pingpong` | pairs of tasks on different cores waking each other | `[PINGPONG] pairs= round_trips= expected=` |
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::future::poll_fn;
+use core::sync::atomic::{AtomicU32, Ordering};
+use core::task::Poll;
+
+use executor::{CoreId, Executor, Priority, yield_now};
+use futures_util::task::AtomicWaker;
+use kernel::cmdline::Workload;
+use kernel::config::SCHED_HZ;
+
+use super::{KernelPlatform, tasks};
+use crate::time;
+
+type Exec = &'static Executor<KernelPlatform>;
+
+/// Spawns `workload`.
+pub fn spawn(executor: Exec, workload: Workload) {
+    match workload {
+        Workload::Tasks => tasks::spawn(executor),
+        Workload::Imbalance => spawn_imbalance(executor),
+        Workload::Sleep => {
+            executor
+                .spawn(Priority::Normal, sleepers(executor))
+                .detach();
+        }
+        Workload::PingPong => {
+            executor
+                .spawn(Priority::Normal, ping_pong(executor))
+                .detach();
+        }
+    }
+}
+
+/// Tasks of the `imbalance` workload.
+const IMBALANCE_TASKS: usize = 64;
+
+fn spawn_imbalance(executor: Exec) {
+    for _ in 0..IMBALANCE_TASKS {
+        executor
+            .spawn_on(CoreId(0), Priority::Normal, async {
+                loop {
+                    tasks::busy_work(2_000);
+                    yield_now().await;
+                }
+            })
+            .detach();
+    }
+}
+
+/// Sleepers of the `sleep` workload.
+const SLEEPERS: u32 = 1000;
+/// The longest sleep.
+const MAX_SLEEP_NS: u64 = 1_500_000_000;
+/// A sleeper is late if it wakes more than two ticks after its deadline.
+const LATE_NS: u64 = 2 * 1_000_000_000 / SCHED_HZ as u64;
+
+/// Spawns the sleepers, collects how each woke, prints `[SLEEP]`.
+async fn sleepers(executor: Exec) {
+    let mut seed = time::uptime_ns() | 1;
+    let mut handles = Vec::with_capacity(SLEEPERS as usize);
+    for _ in 0..SLEEPERS {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let duration_ns = 1_000_000 + seed % MAX_SLEEP_NS;
+        handles.push(executor.spawn(Priority::Normal, async move {
+            let deadline = time::uptime_ns() + duration_ns;
+            executor.sleep_until(deadline).await;
+            // Signed lateness: negative means it woke early.
+            time::uptime_ns() as i64 - deadline as i64
+        }));
+    }
+    let (mut woke, mut early, mut late, mut max_late_ns) = (0u32, 0u32, 0u32, 0i64);
+    for handle in handles {
+        let lateness = handle.await;
+        woke += 1;
+        if lateness < 0 {
+            early += 1;
+        } else if lateness as u64 > LATE_NS {
+            late += 1;
+        }
+        max_late_ns = max_late_ns.max(lateness);
+    }
+    crate::report!(
+        "[SLEEP] sleepers={SLEEPERS} woke={woke} early={early} late={late} max_late_us={} late_limit_us={}",
+        max_late_ns / 1000,
+        LATE_NS / 1000
+    );
+}
+
+/// Round trips per ping-pong pair.
+const ROUND_TRIPS: u32 = 500;
+
+/// What one pair shares: whose turn it is (0 = ping, 1 = pong) and each
+/// side's waker.
+struct Court {
+    turn: AtomicU32,
+    wakers: [AtomicWaker; 2],
+}
+
+impl Court {
+    /// Waits until it is `side`'s turn.
+    async fn wait_turn(&self, side: u32) {
+        poll_fn(|cx| {
+            self.wakers[side as usize].register(cx.waker());
+            if self.turn.load(Ordering::Acquire) == side {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    /// Hands the turn to the other side and wakes it.
+    fn pass(&self, to: u32) {
+        self.turn.store(to, Ordering::Release);
+        self.wakers[to as usize].wake();
+    }
+}
+
+/// Pairs of tasks on different cores bounce a turn between them; prints
+/// `[PINGPONG]` when every pair has completed its round trips.
+async fn ping_pong(executor: Exec) {
+    let cores = executor.cores() as u32;
+    let pairs = (cores / 2).max(1);
+    let mut pings = Vec::new();
+    for pair in 0..pairs {
+        let court = Arc::new(Court {
+            turn: AtomicU32::new(0),
+            wakers: [AtomicWaker::new(), AtomicWaker::new()],
+        });
+        let (ping_core, pong_core) = (CoreId(2 * pair % cores), CoreId((2 * pair + 1) % cores));
+        let pong_court = Arc::clone(&court);
+        executor
+            .spawn_pinned(pong_core, Priority::Normal, async move {
+                for _ in 0..ROUND_TRIPS {
+                    pong_court.wait_turn(1).await;
+                    pong_court.pass(0);
+                }
+            })
+            .detach();
+        pings.push(
+            executor.spawn_pinned(ping_core, Priority::Normal, async move {
+                let mut done = 0;
+                for _ in 0..ROUND_TRIPS {
+                    court.pass(1);
+                    court.wait_turn(0).await;
+                    done += 1;
+                }
+                done
+            }),
+        );
+    }
+    let mut round_trips = 0;
+    for ping in pings {
+        round_trips += ping.await;
+    }
+    crate::report!(
+        "[PINGPONG] pairs={pairs} round_trips={round_trips} expected={}",
+        pairs * ROUND_TRIPS
+    );
+}
