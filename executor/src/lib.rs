@@ -31,7 +31,8 @@
 //!   [`Config::steal_attempts`] victims, in the order [`victim_order`] gives
 //!   (starting at a per-core rotating offset, so every core is reachable), and
 //!   takes about half (rounded up) of each level of the first victim that has
-//!   work. Stolen tasks are re-homed to the thief.
+//!   work. Stolen tasks are re-homed to the thief. Tasks spawned with
+//!   [`Executor::spawn_pinned`] are never stolen or migrated.
 //! - **Placement.** [`Executor::spawn`] (the `enqueue_task` rule) puts a new
 //!   task on the core with the shortest queue
 //!   ([`Executor::least_loaded_core`]).

@@ -1,7 +1,8 @@
 //! The `log` facade's backend: every record becomes one console line.
 //!
 //! Format: `[TARGET] LEVEL message`, where the level word is left out at
-//! `info` (the normal progress lines). Kernel code names its subsystem as the
+//! `info` (the normal progress lines) and at `debug` (opt-in detail lines
+//! such as `[SCHED] send RESCHED IPI → coreN`, which keep the seed plan's form). Kernel code names its subsystem as the
 //! target, so lines read `[BOOT] ...`, `[MEM] ...`, `[SMP] WARN ...`:
 //!
 //! ```ignore
@@ -33,7 +34,7 @@ impl Log for ConsoleLogger {
             Level::Error => "ERROR ",
             Level::Warn => "WARN ",
             Level::Info => "",
-            Level::Debug => "DEBUG ",
+            Level::Debug => "",
             Level::Trace => "TRACE ",
         };
         console::write(format_args!(
