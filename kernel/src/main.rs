@@ -106,7 +106,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         SmpBoot::Parallel => smp::BootOrder::Parallel,
     };
     smp::init_smp(madt, order, args.smp_fake_ap);
-    apic::init_tick();
+    smp::start_ticks();
 
     run(&args)
 }

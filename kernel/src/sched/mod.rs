@@ -17,7 +17,9 @@ use executor::{Config, CoreId, CoreStats, Executor, Priority};
 use kernel::cmdline::KernelArgs;
 use spin::Once;
 
-use crate::arch::x86_64::smp;
+use core::sync::atomic::Ordering;
+
+use crate::arch::x86_64::{percpu, smp};
 use crate::{stats, time, verdict};
 pub use platform::KernelPlatform;
 
@@ -61,14 +63,23 @@ pub fn start(args: &KernelArgs<'_>) -> ! {
         cpus.len(),
         args.workload
     );
-    executor.run()
+    run(executor)
 }
 
 /// What an AP runs when the BSP posts it: its executor loop, for good.
 fn enter() {
     if let Some(executor) = executor() {
-        executor.run();
+        run(executor);
     }
+}
+
+/// Records the executor in this CPU's per-CPU block and runs its loop.
+fn run(executor: &'static Executor<KernelPlatform>) -> ! {
+    let handle = core::ptr::from_ref(executor).cast_mut().cast::<()>();
+    percpu::percpu_current()
+        .executor
+        .store(handle, Ordering::Release);
+    executor.run()
 }
 
 /// Called by every CPU's timer interrupt.

@@ -60,9 +60,11 @@ pub struct PerCpu {
     pub node_id: AtomicU32,
     /// Nesting depth of interrupt handlers running on this CPU.
     pub in_interrupt: AtomicU32,
-    /// The executor of this CPU (set when it starts; opaque here).
+    /// The executor this CPU runs (set when it enters its loop; type-erased
+    /// here, `sched::executor()` is the typed way in).
     pub executor: AtomicPtr<()>,
-    /// Id of the task being polled, 0 when none.
+    /// Id of the task being polled, 0 when none. Reserved: the executor does
+    /// not report polls to the platform yet, so it stays 0.
     pub current_task: AtomicU64,
     /// Timer ticks handled.
     pub ticks: AtomicU64,

@@ -59,8 +59,11 @@ const GUARD_SIZE: u64 = 4096;
 const INIT_DELAY_US: u64 = 10_000;
 /// How long the BSP waits between the two SIPIs (MP spec: 200 µs).
 const SIPI_DELAY_US: u64 = 200;
-/// How long an AP gets to come online after its second SIPI.
+/// How long an AP gets to come online after its second SIPI (serial), or how
+/// long the APs still on their way may go without any progress (parallel).
 const ONLINE_TIMEOUT_US: u64 = 100_000;
+/// Parallel bring-up gives up after this long in any case.
+const PARALLEL_BRING_UP_LIMIT_US: u64 = 1_000_000;
 
 /// Stage an AP reaches in [`ap_entry64`], after the trampoline's stages 1–4.
 const STAGE_RUST_ENTRY: u8 = 5;
@@ -345,12 +348,57 @@ fn start_serial(ap: Candidate) -> Result<(), StartError> {
     wait_online(ap, time::uptime_ns())
 }
 
+/// Parallel bring-up: all APs climb at once and share the machine (under an
+/// emulator, possibly fewer host cores than virtual CPUs), so a fixed
+/// deadline for all of them would punish slow-but-moving APs. The BSP waits
+/// while any AP still on its way makes progress (a progress byte changes, or
+/// an AP comes online), and gives up on the rest after [`ONLINE_TIMEOUT_US`]
+/// without progress, or [`PARALLEL_BRING_UP_LIMIT_US`] in total.
 fn start_parallel(aps: &[Candidate]) {
     let sent = init_sipi_sipi(aps);
-    let since = time::uptime_ns();
-    for (ap, result) in sent {
-        report(ap, result.and_then(|()| wait_online(ap, since)));
+    let climbing: Vec<Candidate> = sent
+        .iter()
+        .filter(|(_, result)| result.is_ok())
+        .map(|(ap, _)| *ap)
+        .collect();
+    let start = time::uptime_ns();
+    let mut last_progress = start;
+    let mut last_state = climb_state(&climbing);
+    loop {
+        let now = time::uptime_ns();
+        let state = climb_state(&climbing);
+        if state != last_state {
+            last_state = state;
+            last_progress = now;
+        }
+        let all_online = climbing.iter().all(|ap| is_online(ap.index));
+        let stalled = now - last_progress >= ONLINE_TIMEOUT_US * 1000;
+        let too_long = now - start >= PARALLEL_BRING_UP_LIMIT_US * 1000;
+        if all_online || stalled || too_long {
+            break;
+        }
+        core::hint::spin_loop();
     }
+    for (ap, result) in sent {
+        let result = result.and_then(|()| {
+            if is_online(ap.index) {
+                Ok(())
+            } else {
+                Err(StartError::Timeout {
+                    stage: progress(ap.apic_id),
+                })
+            }
+        });
+        report(ap, result);
+    }
+}
+
+/// A summary that changes whenever one of `aps` makes progress: the sum of
+/// their progress bytes plus the number online.
+fn climb_state(aps: &[Candidate]) -> u64 {
+    aps.iter()
+        .map(|ap| u64::from(progress(ap.apic_id)) + u64::from(is_online(ap.index)))
+        .sum()
 }
 
 /// Logs and records the failure of an AP that did not come online.
@@ -410,7 +458,6 @@ extern "sysv64" fn ap_entry64(apic_id: u64) -> ! {
     set_progress(apic_id, STAGE_ONLINE);
     stats::cpu_online();
     set_online(index);
-    apic::init_tick();
     idle_loop()
 }
 
@@ -448,6 +495,38 @@ pub enum RunOnError {
     /// The wake-up IPI failed.
     Ipi,
 }
+
+/// Starts the scheduler tick on every online CPU, after bring-up: each AP
+/// gets [`apic::init_tick`] posted to its idle loop, the BSP runs it itself,
+/// then waits (bounded) until every CPU's tick runs. Not during bring-up:
+/// calibration keeps CPUs busy on the shared PIT, and under an emulator with
+/// more virtual CPUs than host cores that starves APs still on their way up.
+pub fn start_ticks() {
+    let aps: Vec<u32> = online_cpus().filter(|&index| index != 0).collect();
+    for &ap in &aps {
+        if let Err(error) = run_on(ap, apic::init_tick) {
+            log::error!(target: "APIC", "cannot start the tick of cpu {ap}: {error:?}");
+        }
+    }
+    apic::init_tick();
+    let deadline = time::uptime_ns() + TICK_START_TIMEOUT_NS;
+    let started = |ap: &u32| {
+        percpu::percpu_for(*ap)
+            .timer_started_ns
+            .load(Ordering::Acquire)
+            != 0
+    };
+    while !aps.iter().all(started) && time::uptime_ns() < deadline {
+        core::hint::spin_loop();
+    }
+    for ap in aps.iter().filter(|ap| !started(ap)) {
+        log::warn!(target: "APIC", "cpu {ap} did not start its tick within {} ms", TICK_START_TIMEOUT_NS / 1_000_000);
+    }
+}
+
+/// How long [`start_ticks`] waits for the APs (each calibrates for ~50 ms,
+/// one at a time).
+const TICK_START_TIMEOUT_NS: u64 = 5_000_000_000;
 
 /// Makes CPU `index` run `f` from its idle loop, waking it with an IPI.
 pub fn run_on(index: u32, f: fn()) -> Result<(), RunOnError> {
