@@ -2,15 +2,8 @@
 //!
 //! Each is an `async fn` loop: a little work, then `yield_now().await`, and at
 //! most every 100 ms a `[SCHED][coreN] run X` line naming the core it ran on.
-//! They work in bursts: after [`BURST_NS`] of work-and-yield rounds a task
-//! sleeps until the next tick, as a service waiting for its next request
-//! would. So the yield path stays hot, the timers get used, and cores reach
-//! their idle halt instead of spinning — which also keeps an emulator with
-//! more virtual CPUs than host cores from dropping timer interrupts.
 //! They have different priorities and are placed by the scheduler (shortest
 //! queue), not pinned, so with several CPUs they spread over several cores.
-
-use core::time::Duration;
 
 use executor::{Executor, Priority, yield_now};
 
@@ -20,8 +13,6 @@ use crate::time;
 
 /// How often a task may print its `run` line.
 const LOG_INTERVAL_NS: u64 = 100_000_000;
-/// How long a task works (and yields) before it sleeps until the next tick.
-const BURST_NS: u64 = 2_000_000;
 
 /// The four tasks: name, priority, units of work per round.
 const TASKS: [(&str, Priority, u32); 4] = [
@@ -34,23 +25,16 @@ const TASKS: [(&str, Priority, u32); 4] = [
 /// Spawns tasks A–D.
 pub fn spawn(executor: &'static Executor<KernelPlatform>) {
     for (name, priority, work) in TASKS {
-        executor
-            .spawn(priority, named_task(executor, name, work))
-            .detach();
+        executor.spawn(priority, named_task(name, work)).detach();
     }
 }
 
 /// One of tasks A–D: work, yield, and now and then say where it runs.
-async fn named_task(executor: &'static Executor<KernelPlatform>, name: &'static str, work: u32) {
+async fn named_task(name: &'static str, work: u32) {
     let mut last_log_ns = 0;
-    let mut burst_start_ns = time::uptime_ns();
     loop {
         busy_work(work);
         let now = time::uptime_ns();
-        if now - burst_start_ns >= BURST_NS {
-            executor.sleep(Duration::from_millis(1)).await;
-            burst_start_ns = time::uptime_ns();
-        }
         if now - last_log_ns >= LOG_INTERVAL_NS {
             last_log_ns = now;
             if log::log_enabled!(target: "SCHED", log::Level::Info) {
