@@ -117,11 +117,11 @@ fn kernel_command_line(boot_info: &'static BootInfo) -> Option<&'static str> {
     let Some(addr) = boot_info.ramdisk_addr.into_option() else {
         return Some("");
     };
+    let len = boot_info.ramdisk_len as usize;
     // SAFETY: the bootloader mapped the ramdisk at `addr` for `ramdisk_len`
     // bytes, in memory it marks as used by the bootloader, which the kernel
     // never reuses or writes, so the slice is valid and immutable forever.
-    let bytes =
-        unsafe { core::slice::from_raw_parts(addr as *const u8, boot_info.ramdisk_len as usize) };
+    let bytes = unsafe { core::slice::from_raw_parts(addr as *const u8, len) };
     core::str::from_utf8(bytes).ok()
 }
 

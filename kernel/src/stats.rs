@@ -1,18 +1,10 @@
 //! Run statistics: the `[STATS]` block printed at the end of a `duration`
 //! run, one `key=value` line per scope (`docs/kernel-interface.md` §2).
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::Ordering;
 
 use crate::arch::x86_64::{percpu, smp};
 use crate::{sched, time};
-
-/// CPUs that have finished their bring-up and run kernel code.
-static CPUS_ONLINE: AtomicU32 = AtomicU32::new(0);
-
-/// Counts the calling CPU as online.
-pub fn cpu_online() {
-    CPUS_ONLINE.fetch_add(1, Ordering::AcqRel);
-}
 
 /// Waits (at most `limit_ns`) until every IPI sent has been received, so that
 /// a final report is a consistent snapshot. Returns whether the books balance.
@@ -35,9 +27,9 @@ pub fn settle_ipis(limit_ns: u64) -> bool {
     }
 }
 
-/// CPUs online now.
-pub fn cpus_online() -> u32 {
-    CPUS_ONLINE.load(Ordering::Acquire)
+/// CPUs online now: the bits set in `smp::CPU_STATES`.
+pub fn cpus_online() -> usize {
+    smp::online_cpus().count()
 }
 
 /// Prints the `[STATS]` block: a `total` line, then one line per online CPU.

@@ -205,11 +205,11 @@ pub fn find_madt(rsdp_addr: Option<u64>) -> Result<&'static [u8], AcpiError> {
 /// Checks the RSDP and the root table it points to; returns the RSDP revision
 /// and the root table's physical address, as `AcpiTables::from_rsdt` wants.
 fn root_table(rsdp_addr: u64) -> Result<(u8, usize), AcpiError> {
+    let (addr, len) = (rsdp_addr as usize, size_of::<Rsdp>());
     // SAFETY: the bootloader found the RSDP at `rsdp_addr`; the window maps
     // the `size_of::<Rsdp>()` bytes there (for a revision-0 RSDP, 20 of them
     // are its own, the rest is readable memory that is not interpreted).
-    let rsdp =
-        unsafe { PhysWindow.map_physical_region::<Rsdp>(rsdp_addr as usize, size_of::<Rsdp>()) };
+    let rsdp = unsafe { PhysWindow.map_physical_region::<Rsdp>(addr, len) };
     let revision = rsdp.revision();
     if revision > 0 && !(RSDP_V2_LEN..=MAX_RSDP_LEN).contains(&rsdp.length()) {
         return Err(AcpiError::RsdpLength(rsdp.length()));

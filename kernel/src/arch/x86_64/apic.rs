@@ -60,10 +60,10 @@ fn with_lapic<R>(f: impl FnOnce(&mut Lapic) -> R) -> R {
 /// APIC mode, maps the xAPIC page and enables the BSP's Local APIC. Checks
 /// the BSP's APIC id against the MADT. Interrupts must still be disabled.
 pub fn init_boot_cpu(madt: Option<&Madt>) {
+    let (master, slave) = (vector::PIC_MASTER_BASE, vector::PIC_SLAVE_BASE);
     // SAFETY: boot is single-threaded, interrupts are off, and nothing else
     // programs the PICs; the vectors are reserved for their spurious IRQs.
-    let pics =
-        unsafe { drivers::pic::remap_and_mask(vector::PIC_MASTER_BASE, vector::PIC_SLAVE_BASE) };
+    let pics = unsafe { drivers::pic::remap_and_mask(master, slave) };
     if let Err(error) = pics {
         log::error!(target: "SMP", "8259 PIC remap failed: {error:?}");
     }

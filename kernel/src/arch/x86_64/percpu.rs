@@ -41,8 +41,6 @@ pub struct Counters {
     pub resched_ipis: AtomicU64,
     /// Spurious interrupts (APIC or PIC) seen.
     pub spurious_interrupts: AtomicU64,
-    /// Times the idle loop came back from `hlt`.
-    pub idle_wakeups: AtomicU64,
 }
 
 /// One CPU's data. 64-byte aligned so that no two CPUs' blocks share a
@@ -107,7 +105,6 @@ impl PerCpu {
                 ipi_received: AtomicU64::new(0),
                 resched_ipis: AtomicU64::new(0),
                 spurious_interrupts: AtomicU64::new(0),
-                idle_wakeups: AtomicU64::new(0),
             },
             held_ranks: HeldRanks::new(),
         }

@@ -40,7 +40,7 @@ use x86_64::{PhysAddr, VirtAddr};
 use super::{apic, gdt, interrupts, paging, percpu};
 use crate::config::MAX_CPUS;
 use crate::memory::frame::GlobalFrames;
-use crate::{stats, time};
+use crate::time;
 
 /// One bit per CPU index: set when that CPU is online.
 static CPU_STATES: [AtomicU64; MAX_CPUS / 64] = [const { AtomicU64::new(0) }; MAX_CPUS / 64];
@@ -107,7 +107,6 @@ pub fn init_boot_cpu_percpu() {
 /// Marks the boot CPU online, once its Local APIC is up.
 pub fn boot_cpu_online() {
     set_online(0);
-    stats::cpu_online();
 }
 
 /// An AP the BSP will try to start.
@@ -456,7 +455,6 @@ extern "sysv64" fn ap_entry64(apic_id: u64) -> ! {
     apic::init_this_cpu();
     log::info!(target: "SMP", "AP#{index} online");
     set_progress(apic_id, STAGE_ONLINE);
-    stats::cpu_online();
     set_online(index);
     idle_loop()
 }
@@ -481,7 +479,6 @@ pub fn idle_loop() -> ! {
         // `sti` delays interrupts until after the next instruction, so no
         // interrupt can slip in between it and `hlt`.
         x86_64::instructions::interrupts::enable_and_hlt();
-        this.counters.idle_wakeups.fetch_add(1, Ordering::Relaxed);
     }
 }
 
