@@ -729,6 +729,13 @@ impl<P: Platform> Executor<P> {
             .fetch_add(1, core::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Whether `core`'s timer-list lock is held right now (a test hook: the
+    /// integration tests check that no waker runs under it).
+    #[doc(hidden)]
+    pub fn timer_lock_held(&self, core: CoreId) -> bool {
+        self.cores[core.0 as usize].timers.is_locked()
+    }
+
     /// Runs `f` on `core`'s timer list, locked with interrupts disabled.
     pub(crate) fn with_timers<R>(&self, core: usize, f: impl FnOnce(&mut TimerList) -> R) -> R {
         self.platform
