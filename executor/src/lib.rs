@@ -80,10 +80,13 @@
 //!
 //! # Timers
 //!
-//! [`Executor::sleep`]/[`sleep_until`](Executor::sleep_until) arm a timer on the
-//! list of the core that first polls them; [`Executor::on_timer_tick`] (the
-//! kernel's timer interrupt, every core) fires everything due
-//! (`timer.rs`).
+//! [`Executor::sleep`]/[`sleep_until`](Executor::sleep_until) return a pinned
+//! [`Sleep`] whose timer entry lives inside it and is linked into an
+//! intrusive, sorted list of the core that first polls it (no allocation to
+//! arm). [`Executor::on_timer_tick`] (the kernel's timer interrupt, every
+//! core) unlinks everything due and takes the wakers out under the list's
+//! lock, then wakes them after releasing it: the tick never allocates, frees
+//! or runs a waker under a lock. State machine and invariants: `timer.rs`.
 //!
 //! # Counters ([`CoreStats`])
 //!

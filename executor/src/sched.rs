@@ -14,7 +14,7 @@ use crate::{
     loom::{AtomicBool, AtomicU8, Ordering, fence, spin_loop},
     queue::{CachePadded, RunQueue},
     task::{COMPLETE, ORPHAN, QUEUED, RUNNING, Task, TaskRef},
-    timer::{Sleep, TimerList},
+    timer::{Sleep, TimerList, Timers, WakeBatch},
 };
 
 /// Per-core idle state (`Core::state`): running its loop.
@@ -49,7 +49,8 @@ pub(crate) struct Core<P: Platform> {
     pub(crate) state: CachePadded<AtomicU8>,
     /// A wake-up (IPI) has been requested in this sleep episode.
     pub(crate) ipi_pending: AtomicBool,
-    timers: spin::Mutex<TimerList>,
+    /// Armed timers (intrusive entries inside the `Sleep`s; `timer.rs`).
+    timers: Timers,
     stats: CachePadded<Counters>,
     /// Anti-starvation: consecutive picks that skipped a non-empty level.
     skips: [PlainAtomicU32; LEVELS],
@@ -66,7 +67,6 @@ pub struct Executor<P: Platform> {
     /// Allocated task blocks (spawned and not yet freed).
     live: PlainAtomicUsize,
     next_id: AtomicU64,
-    next_timer_seq: AtomicU64,
     last_balance_ns: AtomicU64,
 }
 
@@ -86,7 +86,7 @@ impl<P: Platform> Executor<P> {
                 queues: core::array::from_fn(|_| RunQueue::new(capacity)),
                 state: CachePadded(AtomicU8::new(AWAKE)),
                 ipi_pending: AtomicBool::new(false),
-                timers: spin::Mutex::new(TimerList::with_capacity(config.timer_capacity)),
+                timers: Timers::new(),
                 stats: CachePadded(Counters::default()),
                 skips: Default::default(),
                 steal_cursor: PlainAtomicUsize::new(0),
@@ -98,7 +98,6 @@ impl<P: Platform> Executor<P> {
             cores,
             live: PlainAtomicUsize::new(0),
             next_id: AtomicU64::new(1),
-            next_timer_seq: AtomicU64::new(0),
             last_balance_ns: AtomicU64::new(0),
         }
     }
@@ -705,10 +704,22 @@ impl<P: Platform> Executor<P> {
         fired
     }
 
-    /// Fires every timer of `core` whose deadline is `<= now`.
+    /// Fires every timer of `core` whose deadline is `<= now`; returns how
+    /// many. Under the lock it only unlinks due entries and moves their
+    /// wakers into an on-stack batch; it wakes them after releasing the lock,
+    /// and repeats until nothing is due. Never allocates or frees.
     pub fn expire_timers(&self, core: CoreId) -> usize {
         let now = self.platform.now_ns();
-        self.with_timers(core.0 as usize, |list| list.expire(now))
+        let mut fired = 0;
+        loop {
+            let mut batch = WakeBatch::new();
+            let more = self.with_timers(core.0 as usize, |list| list.take_due(now, &mut batch));
+            fired += batch.len();
+            batch.wake_all();
+            if !more {
+                return fired;
+            }
+        }
     }
 
     /// A future that completes `d` from now (no earlier; woken by the first
@@ -724,11 +735,6 @@ impl<P: Platform> Executor<P> {
         Sleep::new(self, deadline_ns)
     }
 
-    pub(crate) fn next_timer_seq(&self) -> u64 {
-        self.next_timer_seq
-            .fetch_add(1, core::sync::atomic::Ordering::Relaxed)
-    }
-
     /// Whether `core`'s timer-list lock is held right now (a test hook: the
     /// integration tests check that no waker runs under it).
     #[doc(hidden)]
@@ -736,10 +742,11 @@ impl<P: Platform> Executor<P> {
         self.cores[core.0 as usize].timers.is_locked()
     }
 
-    /// Runs `f` on `core`'s timer list, locked with interrupts disabled.
+    /// Runs `f` on `core`'s timer list, locked with interrupts disabled (so
+    /// that this core's tick never spins on a lock its own core holds).
     pub(crate) fn with_timers<R>(&self, core: usize, f: impl FnOnce(&mut TimerList) -> R) -> R {
         self.platform
-            .without_interrupts(|| f(&mut self.cores[core].timers.lock()))
+            .without_interrupts(|| self.cores[core].timers.with(f))
     }
 
     /// Test access to per-core state.

@@ -1,72 +1,175 @@
-//! Per-core timers: [`Sleep`] and the structure the timer tick expires.
+//! Per-core timers the timer interrupt can own: [`Sleep`], [`Timeout`] and
+//! the list the tick expires.
 //!
-//! Each core has a list of armed timers sorted by `(deadline, sequence)`,
-//! latest first, so the tick pops expired entries off the end. The list is
-//! shared between task context (arming and cancelling, possibly from another
-//! core when a task migrated) and the timer interrupt of its core, so it is a
-//! spin lock that task context only takes inside
-//! [`Platform::without_interrupts`]: the interrupt can never spin on a lock its
-//! own core holds.
+//! # Layout
 //!
-//! - **Where a sleeper registers**: on the list of the core whose task polls
-//!   the [`Sleep`] for the first time (`Platform::current_core`). It stays
-//!   there if the task migrates; the expiry wakes the task on its (new) home
-//!   core like any other wake.
-//! - **Precision**: the tick expires every entry with `deadline <= now`, and a
-//!   poll that finds `now >= deadline` completes at once; a sleeper never
-//!   completes before its deadline and is woken by the first tick at or after
-//!   it.
-//! - **No allocation or free in the interrupt**: arming allocates (the entry,
-//!   and the list may grow — task context); the tick only pops entries (a
-//!   `Vec::pop` never frees) and wakes by reference. The [`Sleep`] holds its
-//!   own reference to the entry and removes the list's reference on drop under
-//!   the lock, so the tick never drops the last one.
+//! A timer entry lives *inside* its [`Sleep`] future: no allocation when it
+//! is armed, nothing to free when it fires. Each core has one intrusive
+//! doubly linked list (`cordyceps::List`) of armed entries, sorted by
+//! deadline, equal deadlines in arming order. The list only holds pointers;
+//! the `Sleep` owns the memory, which is why a `Sleep` is `!Unpin`: once an
+//! entry is linked it must not move, and `Sleep`'s `Drop` unlinks it before
+//! the memory can be reused (the `Pin` drop guarantee).
+//!
+//! The list is guarded by a spin lock ([`Timers`]) that task context only
+//! takes inside [`Platform::without_interrupts`], so a core's timer interrupt
+//! never spins on a lock its own core holds; a task that migrated takes the
+//! lock of the core that armed its entry, from its new core.
+//!
+//! # The entry's state machine
+//!
+//! ```text
+//!   ┌──────────┐  first poll before the deadline:      ┌───────────────┐
+//!   │ UNARMED  │  store the waker (owner only), lock,  │ ARMED         │
+//!   │ not      │  link into this core's list,          │ linked; list  │
+//!   │ linked   │  state = ARMED, unlock                │ owns the waker│
+//!   └──────────┘ ────────────────────────────────────► └───────────────┘
+//!        ▲                                              │           │
+//!        │   cancel (drop, or poll after the deadline,  │           │ tick,
+//!        │   or Timeout's future finished first):       │           │ deadline <= now:
+//!        │   lock; still ARMED? unlink, take the waker, │           │ lock; unlink,
+//!        │   state = UNARMED; unlock; drop the waker    │           │ take the waker,
+//!        └──────────────────────────────────────────────┘           │ state = FIRED
+//!                                                                   ▼ (last touch); unlock;
+//!                                                          ┌───────────────┐ wake
+//!                                                          │ FIRED         │
+//!                                                          │ unlinked; the │
+//!                                                          │ Sleep is Ready│
+//!                                                          └───────────────┘
+//! ```
+//!
+//! # Invariants
+//!
+//! 1. An entry is linked into a list iff its state is `ARMED`; `ARMED` is
+//!    entered and left only under that list's lock.
+//! 2. While `ARMED`, the entry's links and waker slot are the list's: they
+//!    are touched only under the lock (the owner's waker refresh and cancel
+//!    take it too). While `UNARMED` or `FIRED`, nothing but the owning
+//!    `Sleep` can reach the entry, so the owner touches the slot freely.
+//! 3. The tick's store of `FIRED` (`Release`) is its last access to the
+//!    entry. A `Sleep` that loads `FIRED` (`Acquire`) may therefore be
+//!    dropped and its memory reused at once, even while that tick is still
+//!    running on another core: the entry is never used after free, and the
+//!    tick never frees (nothing it holds is the last owner of anything).
+//! 4. No waker is cloned, woken or dropped under the lock. The tick moves the
+//!    wakers of due entries into a fixed-size on-stack [`WakeBatch`]
+//!    ([`WAKE_BATCH`] at a time), releases the lock, wakes them, and repeats
+//!    until nothing is due. Arming clones the waker before it locks; a
+//!    refresh compares with `will_wake` under the lock and clones outside;
+//!    replaced and cancelled wakers are dropped after the unlock.
+//! 5. The tick neither allocates nor frees: a list of pointers, a batch on
+//!    the stack, and wakers whose wake never frees (the task waker resurrects
+//!    its task instead, see `task.rs`).
+//!
+//! # Timing
+//!
+//! An entry sits on the list of the core that first polled its `Sleep` and
+//! stays there if the task migrates: the expiry wakes the task through its
+//! waker, on whichever core is its home by then. The tick fires every entry
+//! with `deadline <= now`, and a poll that finds `now >= deadline` completes
+//! at once: a sleeper never completes before its deadline, and is woken by
+//! the first tick of its core at or after it. Arming walks the list from the
+//! latest deadline back (O(n) with interrupts off; fine for the thousands of
+//! timers the workloads arm, a wheel would make it O(1)).
 
-use alloc::{sync::Arc, vec::Vec};
 use core::{
     future::Future,
+    marker::PhantomPinned,
     pin::Pin,
-    sync::atomic::{AtomicBool, Ordering},
+    ptr::NonNull,
+    sync::atomic::AtomicUsize as PlainAtomicUsize,
     task::{Context, Poll, Waker},
 };
 
-use crate::{Executor, Platform};
+use cordyceps::{
+    Linked,
+    list::{self, List},
+};
 
-/// An armed timer: shared by the [`Sleep`] and its core's list.
-pub(crate) struct TimerEntry {
-    fired: AtomicBool,
-    /// Only accessed while holding the owning list's lock.
-    waker: spin::Mutex<Option<Waker>>,
+use crate::{
+    Executor, Platform,
+    loom::{AtomicBool, AtomicU8, Ordering, UnsafeCell, spin_loop},
+};
+
+/// Not linked; only the owning [`Sleep`] can reach the entry.
+const UNARMED: u8 = 0;
+/// Linked into a core's list, which owns the links and the waker slot.
+const ARMED: u8 = 1;
+/// Unlinked by a tick, waker taken: the deadline has passed.
+const FIRED: u8 = 2;
+
+/// Wakers the tick collects per pass under the lock (smaller under loom, so
+/// that the models go through more than one pass).
+pub(crate) const WAKE_BATCH: usize = if cfg!(all(test, loom)) { 1 } else { 32 };
+
+/// A timer entry: lives inside its [`Sleep`], linked into a core's list while
+/// armed.
+pub(crate) struct Entry {
+    /// The list's links (invariant 2: under the lock while `ARMED`).
+    links: list::Links<Entry>,
+    /// Immutable after construction.
+    deadline: u64,
+    /// `UNARMED`, `ARMED` or `FIRED` (module docs).
+    state: AtomicU8,
+    /// The waker to wake at the deadline (invariant 2).
+    waker: UnsafeCell<Option<Waker>>,
+    _pinned: PhantomPinned,
 }
 
-/// One core's armed timers, latest deadline first.
+// SAFETY: an entry's shared parts are its atomic state, its immutable
+// deadline, and its links and waker slot, which are only touched under the
+// owning list's lock or by the one `Sleep` that owns the entry when no list
+// can reach it (invariants 1 and 2). `Waker` is `Send + Sync`.
+unsafe impl Send for Entry {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Entry {}
+
+// SAFETY: the list holds plain pointers (`Handle = NonNull<Entry>`) to
+// entries pinned inside their `Sleep`s, which unlink them before they are
+// dropped (invariant 1, `Sleep`'s `Drop`), so every linked pointer is valid;
+// `links` returns the entry's own `links` field.
+unsafe impl Linked<list::Links<Entry>> for Entry {
+    type Handle = NonNull<Entry>;
+
+    fn into_ptr(handle: NonNull<Entry>) -> NonNull<Entry> {
+        handle
+    }
+
+    unsafe fn from_ptr(ptr: NonNull<Entry>) -> NonNull<Entry> {
+        ptr
+    }
+
+    unsafe fn links(target: NonNull<Entry>) -> NonNull<list::Links<Entry>> {
+        // SAFETY: `target` points at a live entry (the trait's contract);
+        // `&raw mut` projects to the field without creating a reference.
+        let links = unsafe { &raw mut (*target.as_ptr()).links };
+        // SAFETY: a field of a non-null pointer is not null.
+        unsafe { NonNull::new_unchecked(links) }
+    }
+}
+
+impl Entry {
+    fn new(deadline: u64) -> Self {
+        Self {
+            links: list::Links::new(),
+            deadline,
+            state: AtomicU8::new(UNARMED),
+            waker: UnsafeCell::new(None),
+            _pinned: PhantomPinned,
+        }
+    }
+}
+
+/// One core's armed timers, earliest deadline first.
 pub(crate) struct TimerList {
-    entries: Vec<(u64, u64, Arc<TimerEntry>)>,
+    entries: List<Entry>,
 }
 
 impl TimerList {
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
+    fn new() -> Self {
         Self {
-            entries: Vec::with_capacity(capacity),
+            entries: List::new(),
         }
-    }
-
-    fn position(&self, key: (u64, u64)) -> Result<usize, usize> {
-        // Descending order: compare reversed.
-        self.entries
-            .binary_search_by(|(d, s, _)| key.cmp(&(*d, *s)))
-    }
-
-    fn insert(&mut self, deadline: u64, seq: u64, entry: Arc<TimerEntry>) {
-        let at = match self.position((deadline, seq)) {
-            Ok(at) | Err(at) => at,
-        };
-        self.entries.insert(at, (deadline, seq, entry));
-    }
-
-    fn remove(&mut self, deadline: u64, seq: u64) -> Option<Arc<TimerEntry>> {
-        let at = self.position((deadline, seq)).ok()?;
-        Some(self.entries.remove(at).2)
     }
 
     /// Number of armed timers.
@@ -74,67 +177,281 @@ impl TimerList {
         self.entries.len()
     }
 
-    /// Fires every entry with `deadline <= now`; returns how many.
-    pub(crate) fn expire(&mut self, now: u64) -> usize {
-        let mut fired = 0;
-        while let Some((deadline, _, _)) = self.entries.last() {
-            if *deadline > now {
+    /// Links `entry` after every entry with a deadline `<=` its own.
+    ///
+    /// # Safety
+    /// `entry` is pinned, not linked anywhere, and stays valid until it is
+    /// unlinked again (by [`remove`](Self::remove) or the tick).
+    unsafe fn insert(&mut self, entry: NonNull<Entry>) {
+        // SAFETY: valid per the contract.
+        let deadline = unsafe { entry.as_ref() }.deadline;
+        let mut cursor = self.entries.cursor_back_mut();
+        while let Some(current) = cursor.current() {
+            if current.deadline <= deadline {
                 break;
             }
-            let Some((_, _, entry)) = self.entries.pop() else {
-                break;
-            };
-            entry.fired.store(true, Ordering::Release);
-            if let Some(waker) = entry.waker.lock().as_ref() {
-                waker.wake_by_ref();
-            }
-            fired += 1;
-            // `entry` is not the last reference: the `Sleep` holds one until
-            // it has removed this entry from the list under this lock.
+            cursor.move_prev();
         }
-        fired
+        // At the null position (every entry is later, or the list is
+        // empty) this inserts at the front.
+        cursor.insert_after(entry);
+    }
+
+    /// Unlinks `entry`; returns whether it was linked here.
+    ///
+    /// # Safety
+    /// `entry` is valid and, if linked, linked into this list.
+    unsafe fn remove(&mut self, entry: NonNull<Entry>) -> bool {
+        // SAFETY: per the contract.
+        unsafe { self.entries.remove(entry) }.is_some()
+    }
+
+    /// Unlinks due entries (`deadline <= now`) in deadline order, moving
+    /// their wakers into `batch`, until none is due or the batch is full.
+    /// Returns whether due entries remain.
+    pub(crate) fn take_due(&mut self, now: u64, batch: &mut WakeBatch) -> bool {
+        while !batch.is_full() {
+            match self.entries.front() {
+                Some(front) if front.deadline <= now => {}
+                _ => return false,
+            }
+            let Some(entry) = self.entries.pop_front() else {
+                return false;
+            };
+            // SAFETY: linked entries are valid (invariant 1: their `Sleep`
+            // unlinks them under this lock, which the caller holds, before
+            // they go away).
+            let entry = unsafe { entry.as_ref() };
+            let waker = entry.waker.with_mut(|slot| {
+                // SAFETY: the entry was `ARMED` until now, so its slot is the
+                // list's, and the caller holds the list's lock (invariant 2).
+                unsafe { (*slot).take() }
+            });
+            // The last access (invariant 3): from here on the owner may drop
+            // the entry.
+            entry.state.store(FIRED, Ordering::Release);
+            batch.push(waker);
+        }
+        self.entries
+            .front()
+            .is_some_and(|front| front.deadline <= now)
+    }
+}
+
+/// A core's timer list and the spin lock that guards it (on the loom shim's
+/// atomics, so that the models check the protocol around it).
+///
+/// Task context must only lock it inside [`Platform::without_interrupts`]
+/// (see [`Executor::with_timers`]): the tick of the same core would spin
+/// forever otherwise.
+pub(crate) struct Timers {
+    locked: AtomicBool,
+    list: UnsafeCell<TimerList>,
+}
+
+// SAFETY: the list is only reached through `with`, which holds the lock;
+// the entries it points to are `Send + Sync`.
+unsafe impl Sync for Timers {}
+// SAFETY: as above.
+unsafe impl Send for Timers {}
+
+impl Timers {
+    pub(crate) fn new() -> Self {
+        Self {
+            locked: AtomicBool::new(false),
+            list: UnsafeCell::new(TimerList::new()),
+        }
+    }
+
+    /// Whether someone holds the lock (a test hook).
+    pub(crate) fn is_locked(&self) -> bool {
+        self.locked.load(Ordering::Acquire)
+    }
+
+    /// Runs `f` on the list with the lock held. Never called re-entrantly
+    /// (`f` only edits the list).
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut TimerList) -> R) -> R {
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            while self.locked.load(Ordering::Relaxed) {
+                spin_loop();
+            }
+        }
+        /// Releases the lock when dropped (also if `f` panics).
+        struct Unlock<'a>(&'a AtomicBool);
+        impl Drop for Unlock<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _unlock = Unlock(&self.locked);
+        self.list.with_mut(|list| {
+            // SAFETY: we hold the lock, so this is the only reference.
+            f(unsafe { &mut *list })
+        })
+    }
+}
+
+/// Wakers taken out of the list under the lock, woken after it is released:
+/// a fixed-size array on the stack, so the tick never allocates.
+pub(crate) struct WakeBatch {
+    wakers: [Option<Waker>; WAKE_BATCH],
+    len: usize,
+}
+
+impl WakeBatch {
+    pub(crate) fn new() -> Self {
+        Self {
+            wakers: [const { None }; WAKE_BATCH],
+            len: 0,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == WAKE_BATCH
+    }
+
+    /// Number of wakers collected (including empty slots of entries that had
+    /// none, which cannot happen for an armed entry).
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, waker: Option<Waker>) {
+        self.wakers[self.len] = waker;
+        self.len += 1;
+    }
+
+    /// Wakes every collected waker (call without the lock).
+    pub(crate) fn wake_all(&mut self) {
+        for slot in &mut self.wakers[..self.len] {
+            if let Some(waker) = slot.take() {
+                waker.wake();
+            }
+        }
+        self.len = 0;
     }
 }
 
 /// Completes at (not before) a deadline on the executor's clock: see
-/// [`Executor::sleep`] and the module docs.
+/// [`Executor::sleep`] and the module docs. `!Unpin`: its timer entry is
+/// linked into a core's list while armed.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep<P: Platform> {
     exec: &'static Executor<P>,
-    deadline: u64,
-    armed: Option<Armed>,
-}
-
-struct Armed {
-    core: usize,
-    seq: u64,
-    entry: Arc<TimerEntry>,
+    /// The core whose list the entry was linked into when armed; written by
+    /// the owner only, before it links the entry.
+    core: PlainAtomicUsize,
+    entry: Entry,
 }
 
 impl<P: Platform> Sleep<P> {
     pub(crate) fn new(exec: &'static Executor<P>, deadline: u64) -> Self {
         Self {
             exec,
-            deadline,
-            armed: None,
+            core: PlainAtomicUsize::new(0),
+            entry: Entry::new(deadline),
         }
     }
 
     /// The deadline, in nanoseconds on [`Platform::now_ns`]'s clock.
     pub fn deadline_ns(&self) -> u64 {
-        self.deadline
+        self.entry.deadline
     }
 
-    fn disarm(&mut self) {
-        if let Some(armed) = self.armed.take() {
-            if armed.entry.fired.load(Ordering::Acquire) {
-                return;
+    fn core(&self) -> usize {
+        self.core.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// UNARMED → ARMED on the calling core's list, waking `waker`.
+    fn arm(&self, waker: &Waker) {
+        let waker = waker.clone();
+        self.entry.waker.with_mut(|slot| {
+            // SAFETY: `UNARMED`: no list can reach the entry (invariant 2).
+            unsafe { *slot = Some(waker) }
+        });
+        let core = self.exec.current_index().unwrap_or(0);
+        self.core.store(core, core::sync::atomic::Ordering::Relaxed);
+        let entry = NonNull::from(&self.entry);
+        self.exec.with_timers(core, |list| {
+            self.entry.state.store(ARMED, Ordering::Relaxed);
+            // SAFETY: the entry is pinned (`Sleep` is `!Unpin` and we were
+            // reached through `Pin`), unlinked (`UNARMED`), and `Drop`
+            // unlinks it before it goes away.
+            unsafe { list.insert(entry) };
+        });
+    }
+
+    /// While `ARMED`: makes sure the entry will wake `waker`. Returns false
+    /// if the tick fired it meanwhile.
+    fn refresh(&self, waker: &Waker) -> bool {
+        let core = self.core();
+        let same = self.exec.with_timers(core, |_| {
+            if self.entry.state.load(Ordering::Relaxed) != ARMED {
+                return None;
             }
-            let removed = self
-                .exec
-                .with_timers(armed.core, |list| list.remove(self.deadline, armed.seq));
-            drop(removed);
+            // SAFETY: `ARMED` and we hold the lock (invariant 2).
+            let same = self
+                .entry
+                .waker
+                .with(|slot| unsafe { (*slot).as_ref() }.is_some_and(|w| w.will_wake(waker)));
+            Some(same)
+        });
+        match same {
+            None => return false,
+            Some(true) => return true,
+            Some(false) => {}
         }
+        // A new waker (the task migrated, or a combinator's): clone it
+        // outside the lock, swap it in, drop the old one outside the lock.
+        let new = waker.clone();
+        let swapped = self.exec.with_timers(core, |_| {
+            if self.entry.state.load(Ordering::Relaxed) != ARMED {
+                return Err(new);
+            }
+            // SAFETY: as above.
+            Ok(self
+                .entry
+                .waker
+                .with_mut(|slot| unsafe { (*slot).replace(new) }))
+        });
+        match swapped {
+            Ok(old) => {
+                drop(old);
+                true
+            }
+            Err(unused) => {
+                drop(unused);
+                false
+            }
+        }
+    }
+
+    /// Cancels: ARMED → UNARMED (unlinks the entry) unless the tick fired it
+    /// first. Afterwards no list can reach the entry.
+    pub(crate) fn disarm(&self) {
+        if self.entry.state.load(Ordering::Acquire) != ARMED {
+            // UNARMED: never linked (or already cancelled). FIRED: the tick
+            // is done with the entry (invariant 3).
+            return;
+        }
+        let entry = NonNull::from(&self.entry);
+        let old = self.exec.with_timers(self.core(), |list| {
+            if self.entry.state.load(Ordering::Relaxed) != ARMED {
+                return None; // fired while we waited for the lock
+            }
+            // SAFETY: `ARMED`, so the entry is linked into this core's list
+            // (invariant 1), whose lock we hold.
+            let removed = unsafe { list.remove(entry) };
+            debug_assert!(removed, "an ARMED timer entry was not linked");
+            self.entry.state.store(UNARMED, Ordering::Relaxed);
+            // SAFETY: unlinked, under the lock.
+            self.entry.waker.with_mut(|slot| unsafe { (*slot).take() })
+        });
+        drop(old);
     }
 }
 
@@ -142,41 +459,24 @@ impl<P: Platform> Future for Sleep<P> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if let Some(armed) = &this.armed
-            && armed.entry.fired.load(Ordering::Acquire)
-        {
-            this.armed = None;
-            return Poll::Ready(());
-        }
-        if this.exec.platform().now_ns() >= this.deadline {
-            this.disarm();
-            return Poll::Ready(());
-        }
-        match &this.armed {
-            None => {
-                let core = this.exec.current_index().unwrap_or(0);
-                let seq = this.exec.next_timer_seq();
-                let entry = Arc::new(TimerEntry {
-                    fired: AtomicBool::new(false),
-                    waker: spin::Mutex::new(Some(cx.waker().clone())),
-                });
-                let list_ref = entry.clone();
-                let deadline = this.deadline;
-                this.exec
-                    .with_timers(core, |list| list.insert(deadline, seq, list_ref));
-                this.armed = Some(Armed { core, seq, entry });
+        // Shared access only: the tick may be reading the entry right now.
+        let this = self.into_ref().get_ref();
+        match this.entry.state.load(Ordering::Acquire) {
+            FIRED => return Poll::Ready(()),
+            ARMED => {
+                if this.exec.platform().now_ns() >= this.entry.deadline {
+                    this.disarm();
+                    return Poll::Ready(());
+                }
+                if !this.refresh(cx.waker()) {
+                    return Poll::Ready(()); // the tick fired it
+                }
             }
-            Some(armed) => {
-                let new = cx.waker().clone();
-                let old = this.exec.with_timers(armed.core, |_| {
-                    let mut slot = armed.entry.waker.lock();
-                    match &*slot {
-                        Some(w) if w.will_wake(&new) => Some(new),
-                        _ => slot.replace(new),
-                    }
-                });
-                drop(old);
+            _ => {
+                if this.exec.platform().now_ns() >= this.entry.deadline {
+                    return Poll::Ready(());
+                }
+                this.arm(cx.waker());
             }
         }
         Poll::Pending
@@ -185,8 +485,17 @@ impl<P: Platform> Future for Sleep<P> {
 
 impl<P: Platform> Drop for Sleep<P> {
     fn drop(&mut self) {
-        self.disarm();
+        // `Sleep` is `!Unpin`, so this `&mut` is not assumed unique while
+        // the tick still reads a linked entry; we only use it shared.
+        let this: &Self = self;
+        this.disarm();
+        // Nothing but us can reach the entry now: take the (empty) slot as
+        // the final exclusive access (the loom models check that no tick
+        // touches the entry after this).
+        let leftover = this.entry.waker.with_mut(|slot| {
+            // SAFETY: `UNARMED` or `FIRED` after `disarm` (invariant 2).
+            unsafe { (*slot).take() }
+        });
+        drop(leftover);
     }
 }
-
-impl<P: Platform> Unpin for Sleep<P> {}

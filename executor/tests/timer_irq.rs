@@ -250,7 +250,6 @@ type BoxedSleep = Pin<Box<Sleep<TestPlatform>>>;
 /// between the tick marking the timer fired and the tick letting go of the
 /// entry; the tick must not be the one that frees it.
 #[test]
-#[ignore = "fails until the tick owns intrusive timers (next commit)"]
 fn tick_never_frees_when_a_stolen_task_dropped_its_sleep_first() {
     let exec = executor(2);
     let probe = Probe::new(exec, 0);
@@ -300,7 +299,6 @@ fn tick_never_frees_when_a_stolen_task_dropped_its_sleep_first() {
 /// Wakes, waker replacement and cancellation never run a waker (or drop
 /// one) under the timer lock.
 #[test]
-#[ignore = "fails until the tick owns intrusive timers (next commit)"]
 fn no_waker_runs_or_drops_under_the_timer_lock() {
     let exec = executor(1);
     set_now(exec, 0);
@@ -335,7 +333,6 @@ fn no_waker_runs_or_drops_under_the_timer_lock() {
 /// More sleepers than one wake batch fire in a single tick, in deadline
 /// order, without allocating.
 #[test]
-#[ignore = "fails until the tick owns intrusive timers (next commit)"]
 fn one_tick_fires_more_than_a_batch_in_deadline_order() {
     const N: u64 = 100;
     let exec = executor(1);
