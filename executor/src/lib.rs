@@ -87,6 +87,9 @@
 //! core) unlinks everything due and takes the wakers out under the list's
 //! lock, then wakes them after releasing it: the tick never allocates, frees
 //! or runs a waker under a lock. State machine and invariants: `timer.rs`.
+//! [`Executor::timeout`]/[`timeout_at`](Executor::timeout_at) race a future
+//! against such a timer ([`Timeout`], `Err(`[`Elapsed`]`)` if the deadline
+//! comes first).
 //!
 //! # Counters ([`CoreStats`])
 //!
@@ -122,7 +125,7 @@ mod tests;
 pub use join::JoinHandle;
 pub use sched::{Executor, victim_order};
 pub use task::{YieldNow, yield_now};
-pub use timer::Sleep;
+pub use timer::{Elapsed, Sleep, Timeout};
 
 /// Identifies a CPU core: a dense index `0..cores`, not an APIC id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -14,7 +14,7 @@ use crate::{
     loom::{AtomicBool, AtomicU8, Ordering, fence, spin_loop},
     queue::{CachePadded, RunQueue},
     task::{COMPLETE, ORPHAN, QUEUED, RUNNING, Task, TaskRef},
-    timer::{Sleep, TimerList, Timers, WakeBatch},
+    timer::{Sleep, Timeout, TimerList, Timers, WakeBatch},
 };
 
 /// Per-core idle state (`Core::state`): running its loop.
@@ -740,6 +740,20 @@ impl<P: Platform> Executor<P> {
     #[doc(hidden)]
     pub fn timer_lock_held(&self, core: CoreId) -> bool {
         self.cores[core.0 as usize].timers.is_locked()
+    }
+
+    /// Runs `future` with a deadline `d` from now: resolves to
+    /// `Ok(output)` if the future completes first (its timer is cancelled at
+    /// once), or to `Err(Elapsed)` once the deadline has passed, never
+    /// earlier (the future is then dropped at once, in task context).
+    pub fn timeout<F: Future>(&'static self, d: Duration, future: F) -> Timeout<P, F> {
+        Timeout::new(self.sleep(d), future)
+    }
+
+    /// [`timeout`](Self::timeout) with a deadline at `deadline_ns` on
+    /// [`Platform::now_ns`]'s clock.
+    pub fn timeout_at<F: Future>(&'static self, deadline_ns: u64, future: F) -> Timeout<P, F> {
+        Timeout::new(self.sleep_until(deadline_ns), future)
     }
 
     /// Runs `f` on `core`'s timer list, locked with interrupts disabled (so

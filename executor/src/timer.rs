@@ -73,6 +73,7 @@
 //! timers the workloads arm, a wheel would make it O(1)).
 
 use core::{
+    fmt,
     future::Future,
     marker::PhantomPinned,
     pin::Pin,
@@ -497,5 +498,88 @@ impl<P: Platform> Drop for Sleep<P> {
             unsafe { (*slot).take() }
         });
         drop(leftover);
+    }
+}
+/// The error of a [`Timeout`] whose deadline came first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed {
+    deadline_ns: u64,
+}
+
+impl Elapsed {
+    /// The deadline that passed, on [`Platform::now_ns`]'s clock.
+    pub fn deadline_ns(&self) -> u64 {
+        self.deadline_ns
+    }
+}
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "deadline elapsed (at {} ns) before the future completed",
+            self.deadline_ns
+        )
+    }
+}
+
+impl core::error::Error for Elapsed {}
+
+/// Runs a future with a deadline: see [`Executor::timeout`].
+///
+/// Polls the future first, then the deadline: `Ok(output)` if the future
+/// completes (the timer is cancelled at once), `Err(Elapsed)` once the
+/// deadline has passed (the future is dropped at once, in task context).
+#[must_use = "futures do nothing unless awaited"]
+pub struct Timeout<P: Platform, F> {
+    sleep: Sleep<P>,
+    /// `None` once the future completed or was dropped on the deadline.
+    future: Option<F>,
+}
+
+impl<P: Platform, F: Future> Timeout<P, F> {
+    pub(crate) fn new(sleep: Sleep<P>, future: F) -> Self {
+        Self {
+            sleep,
+            future: Some(future),
+        }
+    }
+
+    /// The deadline, in nanoseconds on [`Platform::now_ns`]'s clock.
+    pub fn deadline_ns(&self) -> u64 {
+        self.sleep.deadline_ns()
+    }
+}
+
+impl<P: Platform, F: Future> Future for Timeout<P, F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning of both fields: `Timeout` never moves
+        // them out (the future is dropped in place with `Pin::set`), has no
+        // `Drop` of its own and no `Unpin` impl, and is `!Unpin` through
+        // `sleep`. (No `&mut` to the sleep's entry is used while it may be
+        // linked: `Sleep` only takes it shared.)
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let mut future = unsafe { Pin::new_unchecked(&mut this.future) };
+        // SAFETY: as above.
+        let sleep = unsafe { Pin::new_unchecked(&mut this.sleep) };
+        let Some(inner) = future.as_mut().as_pin_mut() else {
+            panic!("Timeout polled after it completed");
+        };
+        if let Poll::Ready(output) = inner.poll(cx) {
+            future.set(None);
+            sleep.into_ref().get_ref().disarm();
+            return Poll::Ready(Ok(output));
+        }
+        let deadline_ns = sleep.deadline_ns();
+        match sleep.poll(cx) {
+            Poll::Ready(()) => {
+                future.set(None);
+                Poll::Ready(Err(Elapsed { deadline_ns }))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }

@@ -15,10 +15,11 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Barrier, Mutex,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     task::{Context, Poll, RawWaker, RawWakerVTable, Waker},
     thread,
+    time::Duration,
     vec::Vec,
 };
 
@@ -388,4 +389,107 @@ fn migrated_sleep_stays_on_its_core_and_wakes_the_new_waker() {
     assert_eq!((t.fired, t.allocs, t.frees), (1, 0, 0));
     assert_eq!((first.wakes(), second.wakes()), (0, 1));
     assert!(poll_with(sleep.as_mut(), &second.waker()).is_ready());
+}
+
+// ----- timeout --------------------------------------------------------------
+
+/// Pending until opened (then ready with 7); records when it is dropped.
+#[derive(Clone, Default)]
+struct Inner {
+    open: Arc<AtomicBool>,
+    dropped: Arc<AtomicBool>,
+}
+
+struct InnerFuture(Inner);
+
+impl Future for InnerFuture {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<u32> {
+        if self.0.open.load(Ordering::SeqCst) {
+            Poll::Ready(7)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for InnerFuture {
+    fn drop(&mut self) {
+        self.0.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn timeout_future_first_is_ok_and_cancels_the_timer() {
+    let exec = executor(1);
+    set_now(exec, 0);
+    let inner = Inner::default();
+    let probe = Probe::new(exec, 0);
+    let mut t = Box::pin(exec.timeout_at(100, InnerFuture(inner.clone())));
+    assert_eq!(t.deadline_ns(), 100);
+    assert!(poll_with(t.as_mut(), &probe.waker()).is_pending());
+    assert_eq!(exec.timers_armed(CoreId(0)), 1);
+    inner.open.store(true, Ordering::SeqCst);
+    assert_eq!(poll_with(t.as_mut(), &probe.waker()), Poll::Ready(Ok(7)));
+    assert_eq!(exec.timers_armed(CoreId(0)), 0, "timer not cancelled");
+    assert!(inner.dropped.load(Ordering::SeqCst));
+    set_now(exec, 200);
+    assert_eq!(tick(exec, 0).fired, 0);
+    assert_eq!(probe.wakes(), 0);
+}
+
+#[test]
+fn timeout_deadline_first_is_elapsed_never_early_and_drops_the_future() {
+    let exec = executor(1);
+    set_now(exec, 0);
+    let inner = Inner::default();
+    let probe = Probe::new(exec, 0);
+    let mut t = Box::pin(exec.timeout_at(100, InnerFuture(inner.clone())));
+    assert!(poll_with(t.as_mut(), &probe.waker()).is_pending());
+    set_now(exec, 99);
+    assert_eq!(tick(exec, 0).fired, 0);
+    assert!(poll_with(t.as_mut(), &probe.waker()).is_pending(), "early");
+    assert!(!inner.dropped.load(Ordering::SeqCst));
+    set_now(exec, 100);
+    let fired = tick(exec, 0);
+    assert_eq!((fired.fired, fired.allocs, fired.frees), (1, 0, 0));
+    assert_eq!(probe.wakes(), 1);
+    let Poll::Ready(Err(elapsed)) = poll_with(t.as_mut(), &probe.waker()) else {
+        panic!("not elapsed");
+    };
+    assert!(
+        inner.dropped.load(Ordering::SeqCst),
+        "the inner future outlived the deadline"
+    );
+    assert_eq!(elapsed.deadline_ns(), 100);
+    assert_eq!(
+        elapsed.to_string(),
+        "deadline elapsed (at 100 ns) before the future completed"
+    );
+}
+
+#[test]
+fn timeout_with_a_duration_in_a_task() {
+    let exec = executor(1);
+    set_now(exec, 1_000);
+    let inner = Inner::default();
+    let result = Arc::new(Mutex::new(None));
+    let (r, fut) = (result.clone(), InnerFuture(inner.clone()));
+    exec.spawn(executor::Priority::Normal, async move {
+        let out = exec.timeout(Duration::from_nanos(50), fut).await;
+        *r.lock().unwrap() = Some(out);
+    })
+    .detach();
+    exec.run_until_idle();
+    assert_eq!(exec.timers_armed(CoreId(0)), 1);
+    set_now(exec, 1_049);
+    tick(exec, 0);
+    exec.run_until_idle();
+    assert_eq!(*result.lock().unwrap(), None, "early");
+    set_now(exec, 1_050);
+    tick(exec, 0);
+    exec.run_until_idle();
+    let out = result.lock().unwrap().take().expect("not finished");
+    assert_eq!(out.map_err(|e| e.deadline_ns()), Err(1_050));
+    assert!(inner.dropped.load(Ordering::SeqCst));
 }
