@@ -195,9 +195,6 @@ pub struct Config {
     pub starvation_limit: u32,
     /// Victims tried per steal round (default `usize::MAX`: every other core).
     pub steal_attempts: usize,
-    /// Initial capacity of each core's timer list (it grows, in task context,
-    /// if needed).
-    pub timer_capacity: usize,
 }
 
 impl Default for Config {
@@ -208,7 +205,6 @@ impl Default for Config {
             balance_threshold: 2,
             starvation_limit: 8,
             steal_attempts: usize::MAX,
-            timer_capacity: 256,
         }
     }
 }

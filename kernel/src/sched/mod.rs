@@ -34,15 +34,8 @@ pub fn executor() -> Option<&'static Executor<KernelPlatform>> {
 /// returns: the boot CPU becomes executor core 0.
 pub fn start(args: &KernelArgs<'_>) -> ! {
     let cpus: Vec<u32> = smp::online_cpus().collect();
-    let executor = EXECUTOR.call_once(|| {
-        let config = Config {
-            // The `sleep` workload arms 1000 timers at once: room up front, so
-            // arming never grows the list with interrupts off.
-            timer_capacity: 2048,
-            ..Config::default()
-        };
-        Executor::new(KernelPlatform::new(&cpus), cpus.len(), config)
-    });
+    let executor = EXECUTOR
+        .call_once(|| Executor::new(KernelPlatform::new(&cpus), cpus.len(), Config::default()));
     if args.duration_ms.is_some() || args.stats_interval_ms.is_some() {
         executor
             .spawn(
