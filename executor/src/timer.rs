@@ -21,8 +21,8 @@
 //! ```text
 //!   ┌──────────┐  first poll before the deadline:      ┌───────────────┐
 //!   │ UNARMED  │  store the waker (owner only), lock,  │ ARMED         │
-//!   │ not      │  link into this core's list,          │ linked; list  │
-//!   │ linked   │  state = ARMED, unlock                │ owns the waker│
+//!   │ not      │  deadline still ahead? link into      │ linked; list  │
+//!   │ linked   │  this core's list, ARMED; unlock      │ owns the waker│
 //!   └──────────┘ ────────────────────────────────────► └───────────────┘
 //!        ▲                                              │           │
 //!        │   cancel (drop, or poll after the deadline,  │           │ tick,
@@ -367,8 +367,10 @@ impl<P: Platform> Sleep<P> {
         self.core.load(core::sync::atomic::Ordering::Relaxed)
     }
 
-    /// UNARMED → ARMED on the calling core's list, waking `waker`.
-    fn arm(&self, waker: &Waker) {
+    /// UNARMED → ARMED on the calling core's list, waking `waker`. Returns
+    /// false (and stays UNARMED) if the deadline has passed by the time it
+    /// holds the lock: a tick that ran while it was arming cannot be missed.
+    fn arm(&self, waker: &Waker) -> bool {
         let waker = waker.clone();
         self.entry.waker.with_mut(|slot| {
             // SAFETY: `UNARMED`: no list can reach the entry (invariant 2).
@@ -377,13 +379,25 @@ impl<P: Platform> Sleep<P> {
         let core = self.exec.current_index().unwrap_or(0);
         self.core.store(core, core::sync::atomic::Ordering::Relaxed);
         let entry = NonNull::from(&self.entry);
-        self.exec.with_timers(core, |list| {
+        let armed = self.exec.with_timers(core, |list| {
+            if self.exec.platform().now_ns() >= self.entry.deadline {
+                return false;
+            }
             self.entry.state.store(ARMED, Ordering::Relaxed);
             // SAFETY: the entry is pinned (`Sleep` is `!Unpin` and we were
             // reached through `Pin`), unlinked (`UNARMED`), and `Drop`
             // unlinks it before it goes away.
             unsafe { list.insert(entry) };
+            true
         });
+        if !armed {
+            let unused = self.entry.waker.with_mut(|slot| {
+                // SAFETY: still `UNARMED` (invariant 2).
+                unsafe { (*slot).take() }
+            });
+            drop(unused);
+        }
+        armed
     }
 
     /// While `ARMED`: makes sure the entry will wake `waker`. Returns false
@@ -474,10 +488,9 @@ impl<P: Platform> Future for Sleep<P> {
                 }
             }
             _ => {
-                if this.exec.platform().now_ns() >= this.entry.deadline {
+                if this.exec.platform().now_ns() >= this.entry.deadline || !this.arm(cx.waker()) {
                     return Poll::Ready(());
                 }
-                this.arm(cx.waker());
             }
         }
         Poll::Pending
