@@ -119,6 +119,8 @@ pub mod host;
 
 #[cfg(all(test, loom))]
 mod loom_models;
+#[cfg(all(test, loom))]
+mod loom_timer;
 #[cfg(all(test, not(loom)))]
 mod tests;
 

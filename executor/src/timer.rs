@@ -289,11 +289,45 @@ impl Timers {
             }
         }
         let _unlock = Unlock(&self.locked);
+        #[cfg(all(test, loom))]
+        let _held = HeldHere::set();
         self.list.with_mut(|list| {
             // SAFETY: we hold the lock, so this is the only reference.
             f(unsafe { &mut *list })
         })
     }
+}
+
+#[cfg(all(test, loom))]
+loom::thread_local! {
+    /// Whether this (loom) thread holds some timer lock.
+    static HELD_HERE: core::cell::Cell<bool> = core::cell::Cell::new(false);
+}
+
+/// Marks this thread as holding a timer lock while alive (loom models only).
+#[cfg(all(test, loom))]
+struct HeldHere;
+
+#[cfg(all(test, loom))]
+impl HeldHere {
+    fn set() -> Self {
+        HELD_HERE.with(|h| h.set(true));
+        HeldHere
+    }
+}
+
+#[cfg(all(test, loom))]
+impl Drop for HeldHere {
+    fn drop(&mut self) {
+        HELD_HERE.with(|h| h.set(false));
+    }
+}
+
+/// Whether the calling thread holds a timer lock (loom models' wakers check
+/// that they never run or drop under one).
+#[cfg(all(test, loom))]
+pub(crate) fn lock_held_here() -> bool {
+    HELD_HERE.with(core::cell::Cell::get)
 }
 
 /// Wakers taken out of the list under the lock, woken after it is released:
