@@ -1,121 +1,126 @@
-//! [`JoinHandle`]: awaiting a task's output.
+//! [`JoinHandle`]: awaiting a task's output, aborting it.
 //!
-//! The output goes through a small shared slot (allocated at spawn) guarded by
-//! a spin lock that only task context takes (the finishing task and the
-//! joiner), never an interrupt handler.
+//! The output lives in the task's own block (`task.rs`, "One allocation per
+//! task"); the handle holds one reference to it and the `JOIN_INTEREST` bit,
+//! and parks its waker in the task's header. No lock: the hand-over is the
+//! `COMPLETE`/`JOIN_WAKER` protocol of the task's state word.
 
-use alloc::sync::Arc;
 use core::{
     fmt,
     future::Future,
+    marker::PhantomData,
     pin::Pin,
-    sync::atomic::{AtomicBool, Ordering},
-    task::{Context, Poll, Waker},
+    ptr::NonNull,
+    task::{Context, Poll},
 };
 
-struct Slot<T> {
-    value: Option<T>,
-    waker: Option<Waker>,
-    taken: bool,
+use crate::task::{Header, JoinRef};
+
+/// Why a task produced no output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinError {
+    /// The task was aborted ([`JoinHandle::abort`]), or orphaned: it returned
+    /// `Pending` and every waker that could wake it was dropped, so it could
+    /// never finish. Its future was dropped.
+    Cancelled,
 }
 
-/// State shared by a task's wrapper future and its [`JoinHandle`].
-pub(crate) struct JoinShared<T> {
-    finished: AtomicBool,
-    slot: spin::Mutex<Slot<T>>,
-}
-
-impl<T> JoinShared<T> {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self {
-            finished: AtomicBool::new(false),
-            slot: spin::Mutex::new(Slot {
-                value: None,
-                waker: None,
-                taken: false,
-            }),
-        })
-    }
-
-    /// Stores the output and wakes the joiner (task context).
-    pub(crate) fn complete(&self, value: T) {
-        let waker = {
-            let mut slot = self.slot.lock();
-            slot.value = Some(value);
-            self.finished.store(true, Ordering::Release);
-            slot.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cancelled => f.write_str("task was cancelled"),
         }
     }
 }
 
-/// Awaits the output of a spawned task. Dropping it detaches the task.
+impl core::error::Error for JoinError {}
+
+/// Awaits the output of a spawned task: `Ok(output)`, or
+/// `Err(JoinError::Cancelled)` if the task was aborted or orphaned. Dropping
+/// the handle detaches the task (it runs on; its output is dropped). Drop it
+/// in task context, not in an interrupt handler: it may free the task.
 #[must_use = "dropping a JoinHandle detaches the task"]
 pub struct JoinHandle<T> {
-    shared: Arc<JoinShared<T>>,
-    id: u64,
+    raw: JoinRef,
+    _output: PhantomData<fn() -> T>,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(shared: Arc<JoinShared<T>>, id: u64) -> Self {
-        Self { shared, id }
+    /// # Safety
+    /// `task` carries this handle's reference and `JOIN_INTEREST`, and its
+    /// output type is `T`.
+    pub(crate) unsafe fn new(task: NonNull<Header>) -> Self {
+        Self {
+            // SAFETY: per the contract.
+            raw: unsafe { JoinRef::new(task) },
+            _output: PhantomData,
+        }
     }
 
-    /// True once the task has returned (its output is waiting here).
+    /// True once the task has finished (returned, or been cancelled).
     pub fn is_finished(&self) -> bool {
-        self.shared.finished.load(Ordering::Acquire)
+        self.raw.is_finished()
     }
 
     /// The task's id (unique per executor, in spawn order from 1).
     pub fn id(&self) -> u64 {
-        self.id
+        self.raw.id()
     }
 
     /// Lets the task run on with nobody awaiting its output: says in code
     /// what dropping the handle would do silently.
     pub fn detach(self) {}
 
+    /// Cancels the task: unless it has already finished, the core that next
+    /// picks it drops its future instead of polling it, and this handle
+    /// resolves to `Err(JoinError::Cancelled)`. A task that is being polled
+    /// right now is cancelled after that poll. Callable from any context that
+    /// holds the handle.
+    pub fn abort(&self) {
+        self.raw.abort();
+    }
+
     /// Takes the output if the task has finished (without a `Context`).
-    pub fn try_take(&mut self) -> Option<T> {
-        let mut slot = self.shared.slot.lock();
-        let value = slot.value.take();
-        if value.is_some() {
-            slot.taken = true;
+    pub fn try_take(&mut self) -> Option<Result<T, JoinError>> {
+        if !self.is_finished() {
+            return None;
         }
-        value
+        let waker = core::task::Waker::noop();
+        let mut out: Option<Result<T, JoinError>> = None;
+        // SAFETY: `out` has the task's output type.
+        let _ = unsafe {
+            self.raw
+                .poll_output(&Context::from_waker(waker), (&raw mut out).cast())
+        };
+        out
     }
 }
 
 impl<T> Future for JoinHandle<T> {
-    type Output = T;
+    type Output = Result<T, JoinError>;
 
     /// # Panics
     /// If polled again after it returned `Ready`.
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let mut slot = self.shared.slot.lock();
-        if let Some(value) = slot.value.take() {
-            slot.taken = true;
-            return Poll::Ready(value);
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut out: Option<Result<T, JoinError>> = None;
+        // SAFETY: `out` has the task's output type.
+        match unsafe { self.raw.poll_output(cx, (&raw mut out).cast()) } {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(out.expect("JoinHandle polled after completion")),
         }
-        assert!(!slot.taken, "JoinHandle polled after completion");
-        match &slot.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => {
-                let old = slot.waker.replace(cx.waker().clone());
-                drop(slot);
-                drop(old);
-            }
-        }
-        Poll::Pending
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.raw.drop_handle();
     }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("id", &self.id)
+            .field("id", &self.id())
             .field("finished", &self.is_finished())
             .finish()
     }

@@ -109,7 +109,7 @@ extern crate alloc;
 
 mod join;
 mod loom;
-mod queue;
+mod pad;
 mod sched;
 mod task;
 mod timer;
@@ -124,8 +124,8 @@ mod loom_timer;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
-pub use join::JoinHandle;
-pub use sched::{Executor, victim_order};
+pub use join::{JoinError, JoinHandle};
+pub use sched::{Executor, MAX_LIFO_POLLS, STEAL_BATCH, victim_order};
 pub use task::{YieldNow, yield_now};
 pub use timer::{Elapsed, Sleep, Timeout};
 
@@ -180,14 +180,16 @@ pub trait Platform: Send + Sync + 'static {
         Self: Sized;
 }
 
-/// Tuning constants.
+/// Tuning constants. Every default is a named constant with its reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// Most tasks alive at once (spawned, not yet freed). Sizes every run
-    /// queue (`max_tasks + cores + 1`, rounded up to a power of two), so that
-    /// a wake can never find its queue full.
-    pub max_tasks: usize,
-    /// How often core 0's tick runs `balance_load` (default 100 ms).
+    /// An optional admission limit: [`Executor::try_spawn`] and
+    /// [`Executor::try_spawn_on`] refuse with [`SpawnError::TooManyTasks`]
+    /// while this many tasks are alive. `None` (the default): no limit but
+    /// memory. [`Executor::spawn`] never consults it and never fails for
+    /// lack of room.
+    pub max_tasks: Option<usize>,
+    /// How often core 0's loop runs `balance_load` (default 100 ms).
     pub balance_interval_ns: u64,
     /// `balance_load` migrates when the longest and shortest queues differ by
     /// more than this (default 2).
@@ -197,16 +199,37 @@ pub struct Config {
     pub starvation_limit: u32,
     /// Victims tried per steal round (default `usize::MAX`: every other core).
     pub steal_attempts: usize,
+    /// [`Executor::spawn`] keeps a new task on the calling core while that
+    /// core has at most this many tasks queued ([`SPAWN_LOCAL_LIMIT`]).
+    pub spawn_local_limit: usize,
+    /// Rounds of spinning (each a short `spin_loop` burst followed by a look
+    /// at the local queues and a steal attempt) before a core with no work
+    /// halts ([`IDLE_SPIN_ROUNDS`]).
+    pub idle_spin_rounds: u32,
 }
+
+/// Default [`Config::spawn_local_limit`]: a burst of spawns stays on the
+/// spawning core (cache-warm, no wake-up of another core) until it has this
+/// many tasks queued; beyond, placement spreads them ("two random choices"),
+/// and idle cores steal.
+pub const SPAWN_LOCAL_LIMIT: usize = 64;
+
+/// Default [`Config::idle_spin_rounds`]: about 2–4 µs of spinning on current
+/// x86 (64 `pause`s a round), enough to catch the next task of a burst or a
+/// ping-pong partner's reply without the cost of a halt and a wake-up IPI,
+/// short enough not to matter for an idle machine.
+pub const IDLE_SPIN_ROUNDS: u32 = 16;
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            max_tasks: 4096,
+            max_tasks: None,
             balance_interval_ns: 100_000_000,
             balance_threshold: 2,
             starvation_limit: 8,
             steal_attempts: usize::MAX,
+            spawn_local_limit: SPAWN_LOCAL_LIMIT,
+            idle_spin_rounds: IDLE_SPIN_ROUNDS,
         }
     }
 }
@@ -232,14 +255,14 @@ pub struct CoreStats {
     pub idle_halts: u64,
     /// `Platform::wake_core` calls targeting this core.
     pub resched_requested: u64,
-    /// Pushes that found a queue full (must stay 0).
-    pub queue_full: u64,
+    /// Polls of a task taken from the LIFO slot.
+    pub lifo_polls: u64,
 }
 
 /// Why a spawn failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpawnError {
-    /// `Config::max_tasks` tasks are alive.
+    /// `Config::max_tasks` tasks are alive (the optional admission limit).
     TooManyTasks {
         /// The limit.
         max: usize,

@@ -8,10 +8,13 @@
 //! `src/loom/mod.rs` pattern; `test` too because loom is a dev-dependency, so a
 //! non-test `--cfg loom` build keeps the `core` types).
 //!
-//! Only state that is part of a modelled protocol goes through the shim: run
-//! queue slots and indices, task state and reference counts, the per-core idle
-//! state and `ipi_pending` flag. Statistics counters, the anti-starvation
-//! bookkeeping and the steal cursor use `core` atomics directly.
+//! Only state that is part of a modelled protocol goes through the shim: the
+//! task state word (flags and reference count), a task's home core, the join
+//! waker and output cells, the per-core idle state word, the LIFO slot, and
+//! the timer lists. The run queues are `cordyceps::MpscQueue`s, which take
+//! loom's types themselves under `cfg(loom)`. Statistics counters, the
+//! approximate queue lengths, the anti-starvation bookkeeping and the steal
+//! cursor are not part of any protocol and use `core` atomics directly.
 //!
 //! [loom]: https://docs.rs/loom
 
@@ -19,7 +22,7 @@
 pub(crate) use loom::{
     cell::UnsafeCell,
     hint::spin_loop,
-    sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering, fence},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering},
 };
 
 #[cfg(not(all(test, loom)))]
@@ -27,7 +30,7 @@ pub(crate) use self::plain::UnsafeCell;
 #[cfg(not(all(test, loom)))]
 pub(crate) use core::{
     hint::spin_loop,
-    sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering, fence},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering},
 };
 
 /// `core::cell::UnsafeCell` behind loom's closure-based interface.

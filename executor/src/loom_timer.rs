@@ -69,7 +69,7 @@ fn executor(cores: usize) -> Exec {
         now: AtomicU64::new(0),
     };
     let config = Config {
-        max_tasks: 1,
+        idle_spin_rounds: 0,
         ..Config::default()
     };
     Box::leak(Box::new(Executor::new(platform, cores, config)))

@@ -3,24 +3,43 @@
 use alloc::{boxed::Box, vec::Vec};
 use core::{
     future::Future,
-    sync::atomic::{AtomicU32 as PlainAtomicU32, AtomicU64, AtomicUsize as PlainAtomicUsize},
+    ptr::{self, NonNull},
+    sync::atomic::{
+        AtomicU32 as PlainAtomicU32, AtomicU64, AtomicUsize as PlainAtomicUsize, Ordering::Relaxed,
+    },
     task::Poll,
     time::Duration,
 };
 
+use cordyceps::{MpscQueue, mpsc_queue::TryDequeueError};
+
 use crate::{
-    Config, CoreId, CoreStats, LEVELS, Platform, Priority, SpawnError,
-    join::{JoinHandle, JoinShared},
-    loom::{AtomicBool, AtomicU8, Ordering, fence, spin_loop},
-    queue::{CachePadded, RunQueue},
-    task::{COMPLETE, ORPHAN, QUEUED, RUNNING, Task, TaskRef},
+    Config, CoreId, CoreStats, JoinHandle, LEVELS, Platform, Priority, SpawnError,
+    loom::{AtomicPtr, AtomicU8, Ordering, spin_loop},
+    pad::CachePadded,
+    task::{self, AfterPending, CANCELLED, COMPLETE, Header, ORPHAN, TaskRef},
     timer::{Sleep, Timeout, TimerList, Timers, WakeBatch},
 };
 
 /// Per-core idle state (`Core::state`): running its loop.
 pub(crate) const AWAKE: u8 = 0;
-/// Per-core idle state: announced that it is about to halt.
+/// Idle-state bit: the core announced that it is about to halt.
 pub(crate) const SLEEPING: u8 = 1;
+/// Idle-state bit: a waker pushed work since the core's last transition; set
+/// on a `SLEEPING` core by exactly one waker per sleep episode, the one that
+/// sends the wake-up.
+pub(crate) const NOTIFIED: u8 = 2;
+
+/// Polls in a row the LIFO slot may win before the queue gets a turn (so a
+/// pair of tasks waking each other cannot starve the rest of the core).
+pub const MAX_LIFO_POLLS: u32 = 3;
+
+/// Most tasks one steal takes from one queue of one victim.
+pub const STEAL_BATCH: usize = 32;
+
+/// Core 0 looks at the clock for the balancer once every this many steps of
+/// its loop (and whenever it goes idle), not on every poll.
+const BALANCE_CHECK_EVERY: u32 = 64;
 
 /// Statistics counters of one core (plain atomics: not part of any protocol).
 #[derive(Default)]
@@ -29,33 +48,106 @@ struct Counters {
     tasks_run: AtomicU64,
     yields: AtomicU64,
     wakes_local: AtomicU64,
+    /// Wakes during the task's own poll (`yield_now`), counted by the
+    /// poller (owner only); reported as part of `wakes_local`.
+    requeues: AtomicU64,
     wakes_remote: AtomicU64,
     steals: AtomicU64,
     migrations: AtomicU64,
     idle_halts: AtomicU64,
     resched_requested: AtomicU64,
-    queue_full: AtomicU64,
+    lifo_polls: AtomicU64,
 }
 
+/// Adds `n` from any context (an atomic read-modify-write).
 fn bump(counter: &AtomicU64, n: u64) {
-    counter.fetch_add(n, core::sync::atomic::Ordering::Relaxed);
+    counter.fetch_add(n, Relaxed);
+}
+
+/// Adds `n` to a counter only its own core's task context writes: a plain
+/// load and store, no locked instruction.
+fn bump_owned(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
 /// Everything the executor keeps per core.
-pub(crate) struct Core<P: Platform> {
-    /// Run queues, index = `Priority as usize` (0 = High).
-    pub(crate) queues: [RunQueue<TaskRef<P>>; LEVELS],
-    /// [`AWAKE`] or [`SLEEPING`] (see the idle protocol in the crate docs).
+pub(crate) struct Core {
+    /// Run queues, index = `Priority as usize` (0 = High): intrusive MPSC
+    /// queues (`cordyceps`): anyone pushes, the owner pops, a thief or the
+    /// balancer pops after winning the queue's consumer flag.
+    queues: [MpscQueue<Header>; LEVELS],
+    /// Approximate queue lengths (placement, stealing, balancing; not part of
+    /// any protocol).
+    queued: [PlainAtomicUsize; LEVELS],
+    /// The task most recently woken by code running on this core, run next
+    /// (owned by this core's task context and its interrupt handlers; swapped
+    /// atomically because both touch it).
+    lifo: AtomicPtr<Header>,
+    /// LIFO polls in a row (owner only).
+    lifo_streak: PlainAtomicU32,
+    /// [`AWAKE`], or `SLEEPING` with or without `NOTIFIED` (idle protocol).
     pub(crate) state: CachePadded<AtomicU8>,
-    /// A wake-up (IPI) has been requested in this sleep episode.
-    pub(crate) ipi_pending: AtomicBool,
     /// Armed timers (intrusive entries inside the `Sleep`s; `timer.rs`).
     timers: Timers,
     stats: CachePadded<Counters>,
     /// Anti-starvation: consecutive picks that skipped a non-empty level.
     skips: [PlainAtomicU32; LEVELS],
-    /// Rotating start of the victim order.
+    /// Rotating start of the victim order (owner only).
     steal_cursor: PlainAtomicUsize,
+    /// Random state for spawn placement (owner only).
+    rng: PlainAtomicU32,
+    /// Steps since the balancer last looked at the clock (core 0 only).
+    balance_countdown: PlainAtomicU32,
+}
+
+impl Core {
+    fn new(index: usize) -> Self {
+        Self {
+            queues: core::array::from_fn(|_| MpscQueue::new_with_stub(Header::stub())),
+            queued: Default::default(),
+            lifo: AtomicPtr::new(ptr::null_mut()),
+            lifo_streak: PlainAtomicU32::new(0),
+            state: CachePadded(AtomicU8::new(AWAKE)),
+            timers: Timers::new(),
+            stats: CachePadded(Counters::default()),
+            skips: Default::default(),
+            steal_cursor: PlainAtomicUsize::new(0),
+            rng: PlainAtomicU32::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
+            balance_countdown: PlainAtomicU32::new(0),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.queued.iter().map(|q| q.load(Relaxed)).sum()
+    }
+
+    /// Pops from one level: `Ok(None)` when empty, `Err(())` when the queue
+    /// is momentarily unreadable (a push in progress, or a thief holds it).
+    fn pop_level(&self, level: usize) -> Result<Option<TaskRef>, ()> {
+        match self.queues[level].try_dequeue() {
+            Ok(task) => {
+                self.queued[level].fetch_sub(1, Relaxed);
+                Ok(Some(task))
+            }
+            Err(TryDequeueError::Empty) => Ok(None),
+            Err(TryDequeueError::Inconsistent | TryDequeueError::Busy) => Err(()),
+        }
+    }
+
+    fn push_level(&self, level: usize, task: TaskRef) {
+        self.queued[level].fetch_add(1, Relaxed);
+        self.queues[level].enqueue(task);
+    }
+
+    /// Next random number (xorshift32; owner only).
+    fn random(&self) -> u32 {
+        let mut x = self.rng.load(Relaxed);
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng.store(x, Relaxed);
+        x
+    }
 }
 
 /// The executor of the whole machine: one per kernel, per-core state inside.
@@ -63,35 +155,24 @@ pub(crate) struct Core<P: Platform> {
 pub struct Executor<P: Platform> {
     platform: P,
     config: Config,
-    cores: Box<[Core<P>]>,
+    cores: Box<[Core]>,
     /// Allocated task blocks (spawned and not yet freed).
     live: PlainAtomicUsize,
     next_id: AtomicU64,
     last_balance_ns: AtomicU64,
+    /// Random state for placement by threads that are not cores.
+    rng: PlainAtomicU32,
 }
 
 impl<P: Platform> Executor<P> {
-    /// An executor for `cores` cores (`CoreId(0..cores)`), with every run
-    /// queue allocated up front: each holds `config.max_tasks + cores + 1`
-    /// tasks, rounded up to a power of two (see `queue.rs` for why).
+    /// An executor for `cores` cores (`CoreId(0..cores)`). Allocates only
+    /// small per-core state: queues grow with the tasks in them (intrusive).
     ///
     /// # Panics
-    /// If `cores` is 0 or `config.max_tasks` is 0.
+    /// If `cores` is 0.
     pub fn new(platform: P, cores: usize, config: Config) -> Self {
         assert!(cores > 0, "an executor needs at least one core");
-        assert!(config.max_tasks > 0, "config.max_tasks must be positive");
-        let capacity = config.max_tasks + cores + 1;
-        let cores = (0..cores)
-            .map(|_| Core {
-                queues: core::array::from_fn(|_| RunQueue::new(capacity)),
-                state: CachePadded(AtomicU8::new(AWAKE)),
-                ipi_pending: AtomicBool::new(false),
-                timers: Timers::new(),
-                stats: CachePadded(Counters::default()),
-                skips: Default::default(),
-                steal_cursor: PlainAtomicUsize::new(0),
-            })
-            .collect();
+        let cores = (0..cores).map(Core::new).collect();
         Self {
             platform,
             config,
@@ -99,6 +180,7 @@ impl<P: Platform> Executor<P> {
             live: PlainAtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             last_balance_ns: AtomicU64::new(0),
+            rng: PlainAtomicU32::new(0x2545_F491),
         }
     }
 
@@ -119,7 +201,7 @@ impl<P: Platform> Executor<P> {
 
     /// Tasks spawned and not yet freed.
     pub fn live_tasks(&self) -> usize {
-        self.live.load(core::sync::atomic::Ordering::Relaxed)
+        self.live.load(Relaxed)
     }
 
     /// A snapshot of `core`'s counters.
@@ -128,38 +210,35 @@ impl<P: Platform> Executor<P> {
     /// If `core` is out of range.
     pub fn stats(&self, core: CoreId) -> CoreStats {
         let c = &self.cores[core.0 as usize].stats;
-        let r = |a: &AtomicU64| a.load(core::sync::atomic::Ordering::Relaxed);
+        let r = |a: &AtomicU64| a.load(Relaxed);
         CoreStats {
             polls: r(&c.polls),
             tasks_run: r(&c.tasks_run),
             yields: r(&c.yields),
-            wakes_local: r(&c.wakes_local),
+            wakes_local: r(&c.wakes_local) + r(&c.requeues),
             wakes_remote: r(&c.wakes_remote),
             steals: r(&c.steals),
             migrations: r(&c.migrations),
             idle_halts: r(&c.idle_halts),
             resched_requested: r(&c.resched_requested),
-            queue_full: r(&c.queue_full),
+            lifo_polls: r(&c.lifo_polls),
         }
     }
 
-    /// The approximate number of queued tasks on `core` (all levels).
+    /// The approximate number of queued tasks on `core` (all levels, not the
+    /// LIFO slot).
     pub fn queue_len(&self, core: CoreId) -> usize {
-        self.len_of(core.0 as usize)
+        self.cores[core.0 as usize].len()
     }
 
     /// The approximate number of queued tasks on `core` at `priority`.
     pub fn queue_len_at(&self, core: CoreId, priority: Priority) -> usize {
-        self.cores[core.0 as usize].queues[priority as usize].len()
+        self.cores[core.0 as usize].queued[priority as usize].load(Relaxed)
     }
 
     /// Armed timers on `core`.
     pub fn timers_armed(&self, core: CoreId) -> usize {
         self.with_timers(core.0 as usize, |list| list.len())
-    }
-
-    fn len_of(&self, core: usize) -> usize {
-        self.cores[core].queues.iter().map(RunQueue::len).sum()
     }
 
     /// The calling core's index, if it is one of ours.
@@ -175,25 +254,21 @@ impl<P: Platform> Executor<P> {
 
     // ----- spawning ------------------------------------------------------
 
-    /// Spawns `future` at `priority` on the core with the shortest queue
-    /// ([`least_loaded_core`](Self::least_loaded_core)).
-    ///
-    /// # Panics
-    /// When `config.max_tasks` tasks are alive (spawn is task context; wakes
-    /// never panic). Use [`try_spawn`](Self::try_spawn) to get an error.
+    /// Spawns `future` at `priority` on the core [`place`](Self::place)
+    /// picks. Never fails for lack of room: only memory bounds the number of
+    /// tasks (an allocation failure is the global allocator's error path).
     pub fn spawn<F>(&'static self, priority: Priority, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.try_spawn(priority, future)
-            .unwrap_or_else(|e| panic!("executor: {e}"))
+        self.spawn_inner(self.place(), priority, future, false)
     }
 
-    /// Spawns `future` on `core`.
+    /// Spawns `future` on `core` (it may be stolen or migrated later).
     ///
     /// # Panics
-    /// When the task limit is reached, or `core` is out of range.
+    /// If `core` is out of range (a caller bug, in task context).
     pub fn spawn_on<F>(
         &'static self,
         core: CoreId,
@@ -204,8 +279,12 @@ impl<P: Platform> Executor<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.try_spawn_on(core, priority, future)
-            .unwrap_or_else(|e| panic!("executor: {e}"))
+        assert!(
+            (core.0 as usize) < self.cores.len(),
+            "executor: no core {}",
+            core.0
+        );
+        self.spawn_inner(core.0 as usize, priority, future, false)
     }
 
     /// Spawns `future` on `core` for good: stealing and balancing leave a
@@ -213,7 +292,7 @@ impl<P: Platform> Executor<P> {
     /// the two ends of a cross-core ping-pong).
     ///
     /// # Panics
-    /// When the task limit is reached, or `core` is out of range.
+    /// If `core` is out of range.
     pub fn spawn_pinned<F>(
         &'static self,
         core: CoreId,
@@ -224,11 +303,16 @@ impl<P: Platform> Executor<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_inner(core, priority, future, true)
-            .unwrap_or_else(|e| panic!("executor: {e}"))
+        assert!(
+            (core.0 as usize) < self.cores.len(),
+            "executor: no core {}",
+            core.0
+        );
+        self.spawn_inner(core.0 as usize, priority, future, true)
     }
 
-    /// [`spawn`](Self::spawn), reporting the task limit as an error.
+    /// [`spawn`](Self::spawn), subject to the optional admission limit
+    /// [`Config::max_tasks`].
     pub fn try_spawn<F>(
         &'static self,
         priority: Priority,
@@ -238,10 +322,12 @@ impl<P: Platform> Executor<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.try_spawn_on(self.least_loaded_core(), priority, future)
+        self.admit()?;
+        Ok(self.spawn_inner(self.place(), priority, future, false))
     }
 
-    /// [`spawn_on`](Self::spawn_on), reporting the task limit as an error.
+    /// [`spawn_on`](Self::spawn_on), reporting a bad core or the admission
+    /// limit as an error.
     pub fn try_spawn_on<F>(
         &'static self,
         core: CoreId,
@@ -252,171 +338,125 @@ impl<P: Platform> Executor<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_inner(core, priority, future, false)
+        if core.0 as usize >= self.cores.len() {
+            return Err(SpawnError::NoSuchCore(core));
+        }
+        self.admit()?;
+        Ok(self.spawn_inner(core.0 as usize, priority, future, false))
+    }
+
+    fn admit(&self) -> Result<(), SpawnError> {
+        match self.config.max_tasks {
+            Some(max) if self.live.load(Relaxed) >= max => Err(SpawnError::TooManyTasks { max }),
+            _ => Ok(()),
+        }
     }
 
     fn spawn_inner<F>(
         &'static self,
-        core: CoreId,
+        target: usize,
         priority: Priority,
         future: F,
         pinned: bool,
-    ) -> Result<JoinHandle<F::Output>, SpawnError>
+    ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let target = core.0 as usize;
-        if target >= self.cores.len() {
-            return Err(SpawnError::NoSuchCore(core));
-        }
-        let max = self.config.max_tasks;
-        let mut live = self.live.load(core::sync::atomic::Ordering::Relaxed);
-        loop {
-            if live >= max {
-                return Err(SpawnError::TooManyTasks { max });
-            }
-            match self.live.compare_exchange_weak(
-                live,
-                live + 1,
-                core::sync::atomic::Ordering::AcqRel,
-                core::sync::atomic::Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(actual) => live = actual,
-            }
-        }
-        let id = self
-            .next_id
-            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        let shared = JoinShared::new();
-        let output = shared.clone();
-        let wrapped = Box::pin(async move {
-            let value = future.await;
-            output.complete(value);
-        });
-        let task = Task::allocate(self, id, priority, core.0, pinned, wrapped);
+        self.live.fetch_add(1, Relaxed);
+        let id = self.next_id.fetch_add(1, Relaxed);
+        let (task, join) = task::allocate(self, id, priority, target as u32, pinned, future);
         self.enqueue(task, target);
-        Ok(JoinHandle::new(shared, id))
+        // SAFETY: `allocate` gave the JoinHandle its reference and
+        // JOIN_INTEREST, and `F::Output` is the handle's type.
+        unsafe { JoinHandle::new(join) }
     }
 
-    /// `enqueue_task`'s placement rule: the core with the fewest queued tasks
-    /// (all levels); ties go to the calling core, then to the next cores in
-    /// index order (wrapping).
-    pub fn least_loaded_core(&self) -> CoreId {
+    /// The placement rule, O(1): the calling core unless it has more than
+    /// [`Config::spawn_local_limit`] tasks queued, else the shorter queue of
+    /// two cores picked at random ("power of two choices").
+    pub fn place(&self) -> usize {
         let n = self.cores.len();
-        let start = self.current_index().unwrap_or(0);
-        let mut best = start;
-        let mut best_len = self.len_of(start);
-        for i in 1..n {
-            let c = (start + i) % n;
-            let len = self.len_of(c);
-            if len < best_len {
-                best = c;
-                best_len = len;
-            }
+        let me = self.current_index();
+        if let Some(me) = me
+            && self.cores[me].len() <= self.config.spawn_local_limit
+        {
+            return me;
         }
-        CoreId(best as u32)
+        if n == 1 {
+            return 0;
+        }
+        let r = match me {
+            Some(me) => self.cores[me].random(),
+            None => {
+                // Not a core (a host thread): a shared counter, hashed.
+                let x = self.rng.fetch_add(0x9E37_79B9, Relaxed);
+                x.wrapping_mul(0x85EB_CA6B) ^ (x >> 15)
+            }
+        };
+        let a = (r as usize) % n;
+        let b = ((r >> 16) as usize) % n;
+        if self.cores[b].len() < self.cores[a].len() {
+            b
+        } else {
+            a
+        }
     }
 
     pub(crate) fn task_freed(&self) {
-        self.live.fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
+        self.live.fetch_sub(1, Relaxed);
     }
 
     // ----- waking and enqueueing ------------------------------------------
 
-    /// The waker's path (any context): see `task.rs` for the state word.
-    pub(crate) fn wake_task(&self, task: &Task<P>) {
+    /// A woken task (with `QUEUED` and one reference for the queue) goes to
+    /// its home core: into that core's LIFO slot when the waker runs on that
+    /// core (it runs next), else onto its queue with a notification. Any
+    /// context; never blocks, allocates or frees.
+    pub(crate) fn schedule(&self, task: TaskRef) {
         let header = task.header();
-        let mut state = header.state.load(Ordering::Acquire);
-        loop {
-            if state & (COMPLETE | QUEUED) != 0 {
+        let home = (header.home.load(Ordering::Relaxed) as usize).min(self.cores.len() - 1);
+        let here = self.current_index();
+        let core = &self.cores[home];
+        if here == Some(home) {
+            bump(&core.stats.wakes_local, 1);
+            if header.state.load(Ordering::Relaxed) & ORPHAN == 0 {
+                let old = core.lifo.swap(task.into_raw().as_ptr(), Ordering::AcqRel);
+                if let Some(old) = NonNull::new(old) {
+                    // SAFETY: the slot held a reference put there by
+                    // `into_raw`; the swap took it out.
+                    let old = unsafe { TaskRef::from_raw(old) };
+                    let level = old.header().priority as usize;
+                    core.push_level(level, old);
+                }
                 return;
             }
-            match header.state.compare_exchange_weak(
-                state,
-                state | QUEUED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
+        } else {
+            bump(&core.stats.wakes_remote, 1);
         }
-        let home = (header.home.load(Ordering::Relaxed) as usize).min(self.cores.len() - 1);
-        let local = self.current_index() == Some(home);
-        let stats = &self.cores[home].stats;
-        bump(
-            if local {
-                &stats.wakes_local
-            } else {
-                &stats.wakes_remote
-            },
-            1,
-        );
-        if state & RUNNING != 0 {
-            // The poller requeues it when its poll returns.
-            return;
-        }
-        self.enqueue(TaskRef::from_task(task), home);
-    }
-
-    /// Pushes `task` (with `QUEUED` set) onto `target`'s queue at its priority
-    /// and notifies `target` (idle protocol). Never blocks, allocates or
-    /// panics.
-    pub(crate) fn enqueue(&self, task: TaskRef<P>, target: usize) {
-        self.push_or_spill(task, target);
-        self.notify(target);
-    }
-
-    /// Requeues a task resurrected by its last waker's drop onto its home
-    /// core, so that the core frees it (and notifies that core: it may sleep).
-    pub(crate) fn enqueue_orphan(&self, task: TaskRef<P>) {
-        let home = (task.header().home.load(Ordering::Relaxed) as usize).min(self.cores.len() - 1);
         self.enqueue(task, home);
     }
 
-    /// Pushes onto `target`; if that queue is full (impossible with the
-    /// capacity rule, see `queue.rs`) tries every other queue rather than
-    /// lose the task, and counts the event.
-    fn push_or_spill(&self, task: TaskRef<P>, target: usize) {
+    /// Pushes `task` (with `QUEUED` set) onto `target`'s queue at its
+    /// priority and notifies `target` (idle protocol).
+    pub(crate) fn enqueue(&self, task: TaskRef, target: usize) {
         let level = task.header().priority as usize;
-        let Err(mut task) = self.cores[target].queues[level].push(task) else {
-            return;
-        };
-        bump(&self.cores[target].stats.queue_full, 1);
-        let n = self.cores.len();
-        for i in 0..n * LEVELS {
-            let core = (target + i / LEVELS) % n;
-            let level = (level + i) % LEVELS;
-            match self.cores[core].queues[level].push(task) {
-                Ok(()) => return,
-                Err(back) => task = back,
-            }
-        }
-        // Every queue full: unreachable with the capacity rule. `task` goes
-        // out of scope here without releasing its reference (`TaskRef` is not
-        // `Drop`): the task leaks, which is memory-safe.
+        self.cores[target].push_level(level, task);
+        self.notify(target);
     }
 
-    /// The waker's half of the idle protocol: after the push, if `target` has
-    /// announced `SLEEPING` and nobody has requested its wake-up in this
-    /// episode, request it (one `wake_core` per episode).
+    /// The waker's half of the idle protocol (crate docs), after its push:
+    /// one atomic read-modify-write on the target's state word; the waker
+    /// that turns `SLEEPING` into `SLEEPING|NOTIFIED` sends the wake-up.
     pub(crate) fn notify(&self, target: usize) {
         if self.current_index() == Some(target) {
-            // Running on the target itself: it is not halted (task context),
-            // or this is an interrupt that ends its halt / precedes its
-            // recheck (interrupts are off between recheck and halt).
+            // Running on the target itself: task context (not halted), or an
+            // interrupt that ends its halt / precedes its recheck (interrupts
+            // are off between recheck and halt).
             return;
         }
-        fence(Ordering::SeqCst);
         let core = &self.cores[target];
-        if core.state.load(Ordering::SeqCst) == SLEEPING
-            && core
-                .ipi_pending
-                .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
-        {
+        if core.state.fetch_or(NOTIFIED, Ordering::AcqRel) == SLEEPING {
             bump(&core.stats.resched_requested, 1);
             self.platform.wake_core(CoreId(target as u32));
         }
@@ -424,8 +464,8 @@ impl<P: Platform> Executor<P> {
 
     // ----- the core loop ---------------------------------------------------
 
-    /// The calling core's loop: local queues by priority → steal → idle
-    /// protocol. Never returns.
+    /// The calling core's loop: local work → steal → spin → the idle
+    /// protocol; repeat. Never returns.
     pub fn run(&'static self) -> ! {
         loop {
             self.step();
@@ -440,22 +480,46 @@ impl<P: Platform> Executor<P> {
         }
     }
 
-    /// One step of the core loop: poll one task (local, else stolen); if
-    /// there is none, go through the idle protocol once. Returns whether a
-    /// task was polled.
+    /// One step of the core loop: poll one task (LIFO slot, local queues,
+    /// else a steal); if there is none, spin for a while
+    /// ([`Config::idle_spin_rounds`]) looking for work, then go through the
+    /// idle protocol once. Returns whether a task was polled.
     pub fn step(&'static self) -> bool {
-        if self.poll_one() {
+        let me = self.me();
+        if me == 0 {
+            self.maybe_balance(false);
+        }
+        if self.poll_one_on(me) {
             return true;
         }
-        self.idle(self.me());
+        for _ in 0..self.config.idle_spin_rounds {
+            for _ in 0..SPIN_PER_ROUND {
+                spin_loop();
+            }
+            if self.poll_one_on(me) {
+                return true;
+            }
+        }
+        if me == 0 {
+            self.maybe_balance(true);
+        }
+        self.idle(me);
         false
     }
 
-    /// Polls one task of the calling core (local queues by priority, else a
-    /// steal). Returns false when there was nothing to run. Never halts.
+    /// Polls one task of the calling core (LIFO slot, local queues by
+    /// priority, else a steal). Returns false when there was nothing to run.
+    /// Never halts.
     pub fn poll_one(&'static self) -> bool {
-        let me = self.me();
-        match self.pick_local(me).or_else(|| self.steal(me)) {
+        self.poll_one_on(self.me())
+    }
+
+    fn poll_one_on(&'static self, me: usize) -> bool {
+        let task = match self.pick_local(me) {
+            Ok(Some(task)) => Some(task),
+            _ => self.steal(me),
+        };
+        match task {
             Some(task) => {
                 self.poll_task(me, task);
                 true
@@ -474,176 +538,266 @@ impl<P: Platform> Executor<P> {
         n
     }
 
-    /// Picks the next local task: the anti-starvation rule first, then the
-    /// highest non-empty level (crate docs, "Priorities").
-    fn pick_local(&self, me: usize) -> Option<TaskRef<P>> {
+    /// Picks the next local task: the LIFO slot (at most
+    /// [`MAX_LIFO_POLLS`] in a row), then the anti-starvation rule, then the
+    /// highest non-empty level (crate docs, "Priorities"). `Err(())` when
+    /// nothing was taken but a queue was momentarily unreadable.
+    fn pick_local(&self, me: usize) -> Result<Option<TaskRef>, ()> {
         let core = &self.cores[me];
-        let relaxed = core::sync::atomic::Ordering::Relaxed;
+        if !core.lifo.load(Ordering::Relaxed).is_null()
+            && let Some(task) = NonNull::new(core.lifo.swap(ptr::null_mut(), Ordering::AcqRel))
+        {
+            // SAFETY: the slot held a reference put there by `into_raw`.
+            let task = unsafe { TaskRef::from_raw(task) };
+            let streak = core.lifo_streak.load(Relaxed);
+            if streak < MAX_LIFO_POLLS {
+                core.lifo_streak.store(streak + 1, Relaxed);
+                bump_owned(&core.stats.lifo_polls, 1);
+                return Ok(Some(task));
+            }
+            // The slot has had its turns: to the back of the queue.
+            core.push_level(task.header().priority as usize, task);
+        }
+        core.lifo_streak.store(0, Relaxed);
+        let mut busy = false;
         // A lower level that has been skipped `starvation_limit` times in a
         // row gets this pick (the lowest such level first).
         for level in (1..LEVELS).rev() {
-            if core.skips[level].load(relaxed) >= self.config.starvation_limit
-                && let Some(task) = core.queues[level].pop()
-            {
-                core.skips[level].store(0, relaxed);
-                return Some(task);
+            if core.skips[level].load(Relaxed) >= self.config.starvation_limit {
+                match core.pop_level(level) {
+                    Ok(Some(task)) => {
+                        core.skips[level].store(0, Relaxed);
+                        return Ok(Some(task));
+                    }
+                    Ok(None) => {}
+                    Err(()) => busy = true,
+                }
             }
         }
         for level in 0..LEVELS {
-            if let Some(task) = core.queues[level].pop() {
-                core.skips[level].store(0, relaxed);
-                for lower in level + 1..LEVELS {
-                    if core.queues[lower].is_empty() {
-                        core.skips[lower].store(0, relaxed);
-                    } else {
-                        core.skips[lower].fetch_add(1, relaxed);
+            match core.pop_level(level) {
+                Ok(Some(task)) => {
+                    core.skips[level].store(0, Relaxed);
+                    for lower in level + 1..LEVELS {
+                        if core.queued[lower].load(Relaxed) == 0 {
+                            core.skips[lower].store(0, Relaxed);
+                        } else {
+                            core.skips[lower].fetch_add(1, Relaxed);
+                        }
                     }
+                    return Ok(Some(task));
                 }
-                return Some(task);
+                Ok(None) => {}
+                Err(()) => busy = true,
             }
         }
-        None
+        if busy { Err(()) } else { Ok(None) }
     }
 
-    fn poll_task(&'static self, me: usize, task: TaskRef<P>) {
+    fn poll_task(&'static self, me: usize, task: TaskRef) {
         let header = task.header();
         let stats = &self.cores[me].stats;
-        // QUEUED → RUNNING: from here on a wake sets QUEUED instead of pushing.
-        let prev = header.state.fetch_xor(QUEUED | RUNNING, Ordering::AcqRel);
-        // Task context: a broken invariant here is a bug in this crate, and
-        // stopping beats polling one future on two cores.
-        assert_eq!(
-            prev & (QUEUED | RUNNING),
-            QUEUED,
-            "executor: popped a task that is not (only) QUEUED"
-        );
-        if prev & (COMPLETE | ORPHAN) != 0 {
-            // Resurrected by its last waker's drop: nothing can wake it again.
-            // Drop the future (if unfinished) and free it, in task context.
-            task.drop_future();
-            header.state.store(COMPLETE, Ordering::Release);
-            task.release();
+        let prev = task.start_running();
+        if prev & (COMPLETE | ORPHAN | CANCELLED) != 0 {
+            // Complete already (resurrected only to be freed), orphaned
+            // (nothing can wake it again) or aborted: cancel, in task context.
+            if prev & COMPLETE == 0 {
+                task.cancel();
+            }
+            task.complete();
             return;
         }
-        bump(&stats.polls, 1);
-        if header
-            .last_core
-            .swap(me as u32, core::sync::atomic::Ordering::Relaxed)
-            != me as u32
-        {
-            bump(&stats.tasks_run, 1);
+        bump_owned(&stats.polls, 1);
+        if header.last_core.swap(me as u32, Relaxed) != me as u32 {
+            bump_owned(&stats.tasks_run, 1);
         }
         let result = task.poll();
-        if header
-            .yielded
-            .swap(false, core::sync::atomic::Ordering::Relaxed)
-        {
-            bump(&stats.yields, 1);
+        if header.yielded.swap(false, Relaxed) {
+            bump_owned(&stats.yields, 1);
         }
         match result {
-            Poll::Ready(()) => {
-                task.drop_future();
-                header.state.store(COMPLETE, Ordering::Release);
-                task.release();
-            }
-            Poll::Pending => {
-                let prev = header.state.fetch_and(!RUNNING, Ordering::AcqRel);
-                if prev & QUEUED != 0 {
-                    // Woken during the poll: our reference goes back in.
-                    let home =
-                        (header.home.load(Ordering::Relaxed) as usize).min(self.cores.len() - 1);
+            Poll::Ready(()) => task.complete(),
+            Poll::Pending => match task.after_pending() {
+                AfterPending::Requeue(task) => {
+                    // Woken during the poll (a yield: counted here, as a
+                    // local wake) or orphaned: to the back of its home queue.
+                    if task.header().state.load(Ordering::Relaxed) & ORPHAN == 0 {
+                        bump_owned(&stats.requeues, 1);
+                    }
+                    let home = (task.header().home.load(Ordering::Relaxed) as usize)
+                        .min(self.cores.len() - 1);
                     self.enqueue(task, home);
-                } else {
-                    task.release();
                 }
-            }
+                AfterPending::Idle => {}
+            },
         }
     }
 
     /// The core's half of the idle protocol (crate docs, "Idle protocol").
     fn idle(&self, me: usize) {
         let core = &self.cores[me];
-        core.state.store(SLEEPING, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        core.state.swap(SLEEPING, Ordering::AcqRel);
         let mut halted = false;
         self.platform.halt_if(&mut || {
-            halted = core.queues.iter().all(RunQueue::is_empty);
+            halted = self.recheck_idle(me);
             halted
         });
-        core.state.store(AWAKE, Ordering::SeqCst);
-        core.ipi_pending.store(false, Ordering::SeqCst);
+        core.state.swap(AWAKE, Ordering::AcqRel);
         if halted {
-            bump(&core.stats.idle_halts, 1);
+            bump_owned(&core.stats.idle_halts, 1);
         } else {
-            // The recheck saw a claimed slot: a push is completing (on another
-            // core). Let it (a `pause`; under loom, a yield).
+            // The recheck found work, or a queue in the middle of a push or a
+            // steal: let that finish (a `pause`; under loom, a yield).
             spin_loop();
         }
     }
 
+    /// The recheck, with interrupts off: true when the LIFO slot and every
+    /// local queue are empty. A task found in a queue is moved to the (empty)
+    /// LIFO slot so that it is not lost to the recheck.
+    pub(crate) fn recheck_idle(&self, me: usize) -> bool {
+        let core = &self.cores[me];
+        if !core.lifo.load(Ordering::Acquire).is_null() {
+            return false;
+        }
+        for level in 0..LEVELS {
+            match core.pop_level(level) {
+                Ok(None) => {}
+                Ok(Some(task)) => {
+                    let old = core.lifo.swap(task.into_raw().as_ptr(), Ordering::AcqRel);
+                    debug_assert!(old.is_null(), "LIFO slot filled with interrupts off");
+                    return false;
+                }
+                Err(()) => return false,
+            }
+        }
+        true
+    }
+
     // ----- stealing and balancing ------------------------------------------
 
-    /// Steals about half of the first victim (in rotating order) that has
-    /// work, then picks locally. Bounded: at most `config.steal_attempts`
-    /// victims per call.
-    fn steal(&self, me: usize) -> Option<TaskRef<P>> {
+    /// Steals from the first victim (in rotating order) that has work: about
+    /// half of each of its levels, at most [`STEAL_BATCH`] per level, highest
+    /// level first. Returns one stolen task to run; the others go onto the
+    /// thief's queues. Bounded: at most `config.steal_attempts` victims.
+    fn steal(&self, me: usize) -> Option<TaskRef> {
         let n = self.cores.len();
         if n < 2 {
             return None;
         }
         let core = &self.cores[me];
-        let start = core
-            .steal_cursor
-            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        let start = core.steal_cursor.load(Relaxed);
+        core.steal_cursor.store(start.wrapping_add(1), Relaxed);
         for victim in victim_order(me, n, start, self.config.steal_attempts) {
-            let moved = self.move_tasks(victim, me, usize::MAX, true);
+            if self.cores[victim].len() == 0 {
+                continue;
+            }
+            let mut first = None;
+            let moved = self.move_tasks(victim, me, usize::MAX, true, &mut first);
             if moved > 0 {
-                bump(&core.stats.steals, moved as u64);
-                return self.pick_local(me);
+                bump_owned(&core.stats.steals, moved as u64);
+                return first;
             }
         }
         None
     }
 
     /// Moves tasks from `from` to `to`, highest level first: at most `limit`,
-    /// and with `half` set, about half of each level of `from` (rounded up).
-    /// The tasks keep `QUEUED` throughout and get `to` as their home. Pinned
-    /// tasks met on the way go back to the end of `from`'s queue.
-    fn move_tasks(&self, from: usize, to: usize, limit: usize, half: bool) -> usize {
+    /// and with `half` set about half of each level of `from` (rounded up, at
+    /// most [`STEAL_BATCH`]). The tasks keep `QUEUED` throughout and get `to`
+    /// as their home. With `keep` given, the first task moved is handed back
+    /// through it instead of being queued (the thief runs it). Pinned tasks
+    /// met on the way go back to the end of `from`'s queue.
+    fn move_tasks(
+        &self,
+        from: usize,
+        to: usize,
+        limit: usize,
+        half: bool,
+        keep: &mut Option<TaskRef>,
+    ) -> usize {
+        let (src, dst) = (&self.cores[from], &self.cores[to]);
         let mut moved = 0;
+        let mut repushed = false;
         for level in 0..LEVELS {
-            let q = &self.cores[from].queues[level];
-            let want = if half { q.len().div_ceil(2) } else { q.len() };
+            let len = src.queued[level].load(Relaxed);
+            if len == 0 {
+                continue;
+            }
+            let want = if half {
+                len.div_ceil(2).min(STEAL_BATCH)
+            } else {
+                len
+            };
+            // The consumer flag: while we hold it the owner's pops report
+            // "busy" (it retries); a failed try means someone else pops.
+            let Some(consumer) = src.queues[level].try_consume() else {
+                continue;
+            };
             for _ in 0..want {
                 if moved == limit {
-                    return moved;
+                    break;
                 }
-                let Some(task) = q.pop() else { break };
+                let Ok(task) = consumer.try_dequeue() else {
+                    break;
+                };
+                src.queued[level].fetch_sub(1, Relaxed);
                 if task.header().pinned {
-                    self.push_or_spill(task, from);
+                    src.push_level(level, task);
+                    repushed = true;
                     continue;
                 }
                 task.header().home.store(to as u32, Ordering::Relaxed);
-                self.push_or_spill(task, to);
+                if keep.is_none() && moved == 0 && half {
+                    *keep = Some(task);
+                } else {
+                    dst.push_level(level, task);
+                }
                 moved += 1;
             }
+            drop(consumer);
+        }
+        if repushed {
+            self.notify(from);
         }
         moved
+    }
+
+    /// Runs [`balance_load`](Self::balance_load) when
+    /// `config.balance_interval_ns` has passed since the last run. Core 0's
+    /// loop calls it (task context, never the timer interrupt): every
+    /// [`BALANCE_CHECK_EVERY`] steps, and before it goes idle.
+    fn maybe_balance(&self, going_idle: bool) {
+        let countdown = &self.cores[0].balance_countdown;
+        if !going_idle {
+            let left = countdown.load(Relaxed);
+            if left > 0 {
+                countdown.store(left - 1, Relaxed);
+                return;
+            }
+        }
+        countdown.store(BALANCE_CHECK_EVERY, Relaxed);
+        let now = self.platform.now_ns();
+        let last = self.last_balance_ns.load(Relaxed);
+        if now.saturating_sub(last) >= self.config.balance_interval_ns {
+            self.last_balance_ns.store(now, Relaxed);
+            self.balance_load();
+        }
     }
 
     /// Evens out queue lengths: while the longest and the shortest queue
     /// differ by more than `config.balance_threshold`, moves half the
     /// difference from the longest to the shortest and notifies the target
     /// (RESCHED if it sleeps). At most `cores` rounds. Returns the number of
-    /// tasks migrated. No allocation, no lock: callable from the timer
-    /// interrupt.
+    /// tasks migrated. Task context (it may contend for a queue's consumer
+    /// flag).
     pub fn balance_load(&self) -> usize {
         let n = self.cores.len();
         let mut total = 0;
         for _ in 0..n {
             let (mut max, mut min) = ((0, 0), (0, usize::MAX));
             for c in 0..n {
-                let len = self.len_of(c);
+                let len = self.cores[c].len();
                 if len > max.1 {
                     max = (c, len);
                 }
@@ -654,7 +808,7 @@ impl<P: Platform> Executor<P> {
             if max.1 - min.1 <= self.config.balance_threshold {
                 break;
             }
-            let moved = self.move_tasks(max.0, min.0, (max.1 - min.1) / 2, false);
+            let moved = self.move_tasks(max.0, min.0, (max.1 - min.1) / 2, false, &mut None);
             if moved == 0 {
                 break;
             }
@@ -668,9 +822,8 @@ impl<P: Platform> Executor<P> {
     // ----- time --------------------------------------------------------------
 
     /// The kernel's timer interrupt calls this on every core (interrupts
-    /// disabled): expires the calling core's timers, and on core 0 runs
-    /// [`balance_load`](Self::balance_load) every
-    /// `config.balance_interval_ns`. Never allocates, frees, blocks or panics.
+    /// disabled): expires the calling core's timers. Never allocates, frees,
+    /// blocks or panics.
     pub fn on_timer_tick(&self) {
         if let Some(me) = self.current_index() {
             self.tick_core(CoreId(me as u32));
@@ -681,27 +834,7 @@ impl<P: Platform> Executor<P> {
     /// thread (hosts that drive every core's tick from one ticker thread).
     /// Returns the number of timers that fired.
     pub fn tick_core(&self, core: CoreId) -> usize {
-        let fired = self.expire_timers(core);
-        if core.0 == 0 {
-            let now = self.platform.now_ns();
-            let last = self
-                .last_balance_ns
-                .load(core::sync::atomic::Ordering::Relaxed);
-            if now.saturating_sub(last) >= self.config.balance_interval_ns
-                && self
-                    .last_balance_ns
-                    .compare_exchange(
-                        last,
-                        now,
-                        core::sync::atomic::Ordering::Relaxed,
-                        core::sync::atomic::Ordering::Relaxed,
-                    )
-                    .is_ok()
-            {
-                self.balance_load();
-            }
-        }
-        fired
+        self.expire_timers(core)
     }
 
     /// Fires every timer of `core` whose deadline is `<= now`; returns how
@@ -765,7 +898,7 @@ impl<P: Platform> Executor<P> {
 
     /// Test access to per-core state.
     #[cfg(all(test, not(loom)))]
-    pub(crate) fn core(&self, core: usize) -> &Core<P> {
+    pub(crate) fn core(&self, core: usize) -> &Core {
         &self.cores[core]
     }
 
@@ -776,6 +909,10 @@ impl<P: Platform> Executor<P> {
             .collect()
     }
 }
+
+/// `spin_loop` hints per idle spin round (a few hundred nanoseconds on
+/// current x86; the rounds are [`Config::idle_spin_rounds`]).
+const SPIN_PER_ROUND: u32 = 64;
 
 /// The order in which core `me` of `cores` tries victims when it steals:
 /// `attempts` (at most `cores - 1`) cores other than `me`, starting at offset

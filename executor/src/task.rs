@@ -1,62 +1,111 @@
-//! Tasks, their reference counts, their state word and their waker.
+//! Tasks: one heap block per task, its state word, its waker.
 //!
-//! A task is one heap block (`Task<P>`, allocated at spawn) holding a
-//! [`Header`] first (`repr(C)`), the executor it belongs to and the boxed
-//! future. The header carries a manual reference count: one reference per
-//! queue entry, one for the core that is polling it, one per [`Waker`].
+//! # One allocation per task
+//!
+//! [`Cell<F, P>`](Cell) holds everything a task needs, in one `Box`:
+//!
+//! ```text
+//! ┌──────────────── Cell<F, P> (repr(C)) ────────────────┐
+//! │ Header: state word · run-queue links · vtable · id   │  ← TaskRef / Waker data point here
+//! │         priority · pinned · home core · join waker   │
+//! │ exec: &'static Executor<P>                           │
+//! │ stage: Running(F) │ Finished(Result<Output>) │ Gone  │  ← JoinHandle reads the output here
+//! └──────────────────────────────────────────────────────┘
+//! ```
+//!
+//! Run queues, wakers and the [`JoinHandle`](crate::JoinHandle) hold
+//! type-erased pointers to the [`Header`]; the per-`(F, P)` [`Vtable`] does
+//! what needs the types (poll, cancel, read the output, free).
 //!
 //! # The state word
 //!
+//! One `AtomicUsize`: flags in the low byte, the reference count above them
+//! (`REF_ONE = 1 << 8`), so that every transition — including "wake and take a
+//! reference for the queue" — is one compare-and-swap.
+//!
 //! | bit | meaning |
 //! | --- | --- |
-//! | `QUEUED` | the task sits in (or is being moved between) run queues, *or* it is running and has been woken since its poll began, so the poller must requeue it |
-//! | `RUNNING` | a core has popped it and is polling it; only that core touches the future |
-//! | `COMPLETE` | the future returned `Ready` and has been dropped |
+//! | `QUEUED` | in a run queue (or being moved between queues), *or* running and woken since its poll began: the poller requeues it |
+//! | `RUNNING` | a core popped it and polls it; only that core touches the future |
+//! | `COMPLETE` | the future is gone: it returned, or it was cancelled; the output (or `JoinError`) is in the stage |
+//! | `CANCELLED` | [`JoinHandle::abort`](crate::JoinHandle::abort) asked for cancellation |
+//! | `ORPHAN` | no waker can ever wake it again: the core that pops it cancels it (if unfinished) and drops the queue's reference |
+//! | `JOIN_INTEREST` | a `JoinHandle` exists (and holds one reference) |
+//! | `JOIN_WAKER` | the `JoinHandle` has stored its waker in the header; only the completer reads it |
 //!
-//! - **wake**: if `COMPLETE` or `QUEUED` is set, nothing (wakes coalesce);
-//!   otherwise set `QUEUED`; if `RUNNING` was clear, the waker pushes a new
-//!   reference onto the home core's queue, else the poller will.
-//! - **pop → poll**: the popping core swaps `QUEUED` for `RUNNING`, so a wake
-//!   during the poll sets `QUEUED` again instead of pushing a second copy.
-//! - **after poll**: `Ready` → `COMPLETE` (both other bits cleared); `Pending`
-//!   → clear `RUNNING`, and if `QUEUED` is set, push the task back (to the back
-//!   of its home queue: this is how [`yield_now`] works).
+//! References: one per queue entry (while `QUEUED` and not `RUNNING`), one for
+//! the poller (the popped queue entry's, while `RUNNING`), one per [`Waker`],
+//! one for the `JoinHandle`.
 //!
-//! Hence a task is in at most one queue at a time, is polled by at most one
-//! core at a time, and a migration (steal, balance) moves the queue's
-//! reference without touching the state: `QUEUED` stays set throughout.
+//! ```text
+//!  spawn ─► QUEUED ──pop──► RUNNING ──Ready──────────────────► COMPLETE ─► freed when
+//!             ▲               │  │                                ▲         refs reach 0
+//!             │      Pending, │  └─ CANCELLED or ORPHAN seen at ──┘         (task context)
+//!             │      not woken│     pop: future dropped, Err(Cancelled)
+//!             │               ▼
+//!             └───wake────── idle (neither bit) ── last waker gone ──► ORPHAN|QUEUED
+//!   (a wake while RUNNING sets QUEUED; the poller requeues after the poll)
+//! ```
 //!
-//! # Never free in a waker
+//! - **wake**: `COMPLETE` or `QUEUED` set → nothing (wakes coalesce).
+//!   Otherwise set `QUEUED`; if `RUNNING` is clear the waker also takes a
+//!   reference (same CAS) and pushes the task onto its home core's queue.
+//! - **pop → poll**: `QUEUED` → `RUNNING`.
+//! - **after `Pending`**: clear `RUNNING`; if `QUEUED` was set meanwhile, the
+//!   poller's reference goes back into a queue; otherwise it is dropped —
+//!   unless the only other reference is the `JoinHandle` (no waker exists: the
+//!   task can never be woken), then the task becomes `ORPHAN` and is requeued
+//!   to be cancelled.
+//! - **after `Ready`** (or cancellation): the output is written to the stage
+//!   while `RUNNING` is held, then `RUNNING` → `COMPLETE`. If `JOIN_INTEREST`
+//!   was already gone, the poller drops the output; if `JOIN_WAKER` is set, it
+//!   wakes the joiner.
 //!
-//! Dropping a [`Waker`] may drop the last reference, and wakers are dropped
-//! from interrupt handlers, where freeing memory could deadlock on the heap
-//! lock (and dropping an unfinished future runs arbitrary code). So a waker
-//! never frees: when its drop releases the last reference it resurrects the
-//! task (count back to 1, `QUEUED | ORPHAN` set) and pushes it onto its home
-//! queue; the core pops it and, in task context, drops the future (if the task
-//! never finished: nothing can wake it any more, so it is cancelled, as in
-//! `async-task`) and frees the block.
+//! # Never free outside task context
+//!
+//! Wakers are dropped in interrupt handlers, where freeing memory could
+//! deadlock on the heap lock and dropping an unfinished future runs arbitrary
+//! code. So a waker's drop never frees: when it releases the last reference
+//! (or the last one besides the `JoinHandle`'s) it resurrects the task as
+//! `ORPHAN | QUEUED` and pushes it onto its home queue; the core pops it and,
+//! in task context, cancels it (if unfinished: nothing can wake it any more,
+//! as in `async-task`) and releases the queue's reference, which frees the
+//! block when it is the last. The `JoinHandle` of an orphaned task resolves
+//! with [`JoinError::Cancelled`](crate::JoinError::Cancelled) instead of
+//! hanging.
 
 use alloc::boxed::Box;
 use core::{
     future::Future,
+    marker::PhantomPinned,
+    mem,
     pin::Pin,
-    ptr::NonNull,
-    sync::atomic::AtomicBool as PlainAtomicBool,
+    ptr::{NonNull, addr_of_mut},
+    sync::atomic::{AtomicBool as PlainAtomicBool, AtomicU32 as PlainAtomicU32},
     task::{Context, Poll, RawWaker, RawWakerVTable, Waker},
 };
 
+use cordyceps::{Linked, mpsc_queue::Links};
+
 use crate::{
-    Executor, Platform, Priority,
-    loom::{AtomicU32, AtomicUsize, Ordering, UnsafeCell, fence},
+    Executor, JoinError, Platform, Priority,
+    loom::{AtomicU32, AtomicUsize, Ordering, UnsafeCell},
 };
 
 pub(crate) const QUEUED: usize = 1 << 0;
 pub(crate) const RUNNING: usize = 1 << 1;
 pub(crate) const COMPLETE: usize = 1 << 2;
-/// Set when the last waker was dropped: the task can never be woken again, so
-/// the core that pops it drops its future and frees it instead of polling.
-pub(crate) const ORPHAN: usize = 1 << 3;
+pub(crate) const CANCELLED: usize = 1 << 3;
+pub(crate) const ORPHAN: usize = 1 << 4;
+pub(crate) const JOIN_INTEREST: usize = 1 << 5;
+pub(crate) const JOIN_WAKER: usize = 1 << 6;
+/// One reference in the state word.
+pub(crate) const REF_ONE: usize = 1 << 8;
+
+/// The reference count in a state word.
+pub(crate) const fn refs(state: usize) -> usize {
+    state / REF_ONE
+}
 
 /// No core has polled the task yet (`Header::last_core`).
 pub(crate) const NO_CORE: u32 = u32::MAX;
@@ -64,227 +113,684 @@ pub(crate) const NO_CORE: u32 = u32::MAX;
 /// The type-erased part of a task, first in its block.
 #[repr(C)]
 pub(crate) struct Header {
+    /// Flags and reference count (module docs).
     pub(crate) state: AtomicUsize,
-    refs: AtomicUsize,
+    /// Run-queue links (`cordyceps::MpscQueue`): a task sits in at most one
+    /// queue, which the `QUEUED` bit guarantees.
+    links: Links<Header>,
+    vtable: &'static Vtable,
     pub(crate) id: u64,
     pub(crate) priority: Priority,
-    /// Pinned to its spawn core: never stolen or migrated (`spawn_pinned`).
+    /// Never stolen or migrated (`spawn_pinned`).
     pub(crate) pinned: bool,
-    /// The core whose queue a wake pushes onto (spawn core; the thief or the
-    /// balancer's target after a migration).
+    /// The core whose queue a wake pushes onto.
     pub(crate) home: AtomicU32,
     /// The core that polled it last (for `tasks_run`); only pollers touch it.
-    pub(crate) last_core: core::sync::atomic::AtomicU32,
+    pub(crate) last_core: PlainAtomicU32,
     /// Set by [`yield_now`] during a poll; read and cleared by the poller.
     pub(crate) yielded: PlainAtomicBool,
-    vtable: &'static TaskVTable,
+    /// The `JoinHandle`'s waker. Written only by the `JoinHandle` while
+    /// `JOIN_WAKER` is clear; read only by the completer once it has set
+    /// `COMPLETE` and seen `JOIN_WAKER` set; dropped with the block.
+    join_waker: UnsafeCell<Option<Waker>>,
+    _pin: PhantomPinned,
 }
 
-/// The executor-specific operations behind the (single, non-generic) waker
-/// vtable.
-struct TaskVTable {
-    wake_by_ref: unsafe fn(NonNull<Header>),
-    drop_waker_ref: unsafe fn(NonNull<Header>),
+/// What needs the task's concrete types.
+pub(crate) struct Vtable {
+    /// Polls the future; on `Ready` stores the output in the stage.
+    poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> Poll<()>,
+    /// Drops the future and stores `Err(Cancelled)` in the stage.
+    cancel: unsafe fn(NonNull<Header>),
+    /// Drops the stored output.
+    drop_output: unsafe fn(NonNull<Header>),
+    /// Moves the stored output into `*mut Option<Result<T, JoinError>>`.
+    read_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Pushes the task (one reference given) onto its home core's queue.
+    schedule: unsafe fn(NonNull<Header>),
+    /// Frees the block (task context).
+    dealloc: unsafe fn(NonNull<Header>),
 }
 
-/// The boxed future of a task.
-pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+/// Where a task's future, then its output, lives.
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Gone,
+}
 
-/// A task of executor `Executor<P>`.
+/// A task's whole heap block.
 #[repr(C)]
-pub(crate) struct Task<P: Platform> {
+struct Cell<F: Future, P: Platform> {
     header: Header,
     exec: &'static Executor<P>,
-    future: UnsafeCell<Option<BoxFuture>>,
+    stage: UnsafeCell<Stage<F>>,
 }
 
 /// One counted reference to a task: the currency of run queues and pollers.
-/// It is deliberately not `Drop`: every owner either hands it on (push) or
-/// releases it with [`TaskRef::release`] (task context) /
-/// [`TaskRef::release_from_waker`].
-pub(crate) struct TaskRef<P: Platform>(NonNull<Task<P>>);
+/// Deliberately not `Drop`: every owner hands it on (push) or gives it up
+/// with [`TaskRef::release`] (task context).
+pub(crate) struct TaskRef(NonNull<Header>);
 
-// SAFETY: a `TaskRef` is a counted reference to a `Task<P>`, whose shared
-// parts are atomics and whose future (`Send`) is only touched by the core that
-// holds `RUNNING`; handing the reference to another thread is what run queues
-// do.
-unsafe impl<P: Platform> Send for TaskRef<P> {}
+// SAFETY: a `TaskRef` is a counted reference to a task, whose shared parts
+// are atomics and whose future (`Send`) is only touched by the core holding
+// `RUNNING`; handing the reference to another thread is what run queues do.
+unsafe impl Send for TaskRef {}
 
-impl<P: Platform> Task<P> {
-    const VTABLE: TaskVTable = TaskVTable {
-        wake_by_ref: Self::wake_by_ref_raw,
-        drop_waker_ref: Self::drop_waker_ref_raw,
-    };
+// SAFETY:
+// 1. `into_ptr`/`from_ptr` convert a `TaskRef` to and from the raw pointer
+//    without touching the count: the queue owns the reference meanwhile.
+// 2. `links` returns a pointer into the pointee without creating a
+//    reference to the whole header (`addr_of_mut!`).
+// 3. A task is in at most one queue at a time (the `QUEUED` bit), and its
+//    block does not move or get freed while a queue holds it (the queue's
+//    reference keeps it alive).
+unsafe impl Linked<Links<Header>> for Header {
+    type Handle = TaskRef;
 
-    /// Allocates a task with one reference (returned), `QUEUED` set, homed on
-    /// `home`.
-    pub(crate) fn allocate(
-        exec: &'static Executor<P>,
-        id: u64,
-        priority: Priority,
-        home: u32,
-        pinned: bool,
-        future: BoxFuture,
-    ) -> TaskRef<P> {
-        let task = Box::new(Task {
-            header: Header {
-                state: AtomicUsize::new(QUEUED),
-                refs: AtomicUsize::new(1),
-                id,
-                priority,
-                pinned,
-                home: AtomicU32::new(home),
-                last_core: core::sync::atomic::AtomicU32::new(NO_CORE),
-                yielded: PlainAtomicBool::new(false),
-                vtable: &Self::VTABLE,
-            },
-            exec,
-            future: UnsafeCell::new(Some(future)),
-        });
-        TaskRef(NonNull::from(Box::leak(task)))
+    fn into_ptr(task: TaskRef) -> NonNull<Header> {
+        task.0
     }
 
-    pub(crate) fn header(&self) -> &Header {
-        &self.header
+    unsafe fn from_ptr(ptr: NonNull<Header>) -> TaskRef {
+        TaskRef(ptr)
     }
 
-    /// # Safety
-    /// `header` points at the header of a live `Task<P>` on which the caller
-    /// holds a reference.
-    unsafe fn wake_by_ref_raw(header: NonNull<Header>) {
-        // SAFETY: the header is the first field of a `repr(C)` `Task<P>`, and
-        // the caller's reference keeps the block alive.
-        let task = unsafe { header.cast::<Task<P>>().as_ref() };
-        task.exec.wake_task(task);
-    }
-
-    /// # Safety
-    /// As for `wake_by_ref_raw`; the caller gives its reference up.
-    unsafe fn drop_waker_ref_raw(header: NonNull<Header>) {
-        TaskRef::<P>(header.cast()).release_from_waker();
+    unsafe fn links(ptr: NonNull<Header>) -> NonNull<Links<Header>> {
+        // SAFETY: the caller passes a pointer to a live header.
+        unsafe { NonNull::new_unchecked(addr_of_mut!((*ptr.as_ptr()).links)) }
     }
 }
 
-impl<P: Platform> TaskRef<P> {
-    fn task(&self) -> &Task<P> {
-        // SAFETY: a `TaskRef` is a counted reference, so the block is live.
-        unsafe { self.0.as_ref() }
+impl Header {
+    /// A queue's stub node: never polled, woken or freed.
+    pub(crate) fn stub() -> TaskRef {
+        static STUB_VTABLE: Vtable = Vtable {
+            poll: |_, _| unreachable!("stub polled"),
+            cancel: |_| unreachable!("stub cancelled"),
+            drop_output: |_| unreachable!("stub output"),
+            read_output: |_, _| unreachable!("stub output"),
+            schedule: |_| unreachable!("stub scheduled"),
+            dealloc: |_| unreachable!("stub freed"),
+        };
+        let header = Box::new(Header {
+            state: AtomicUsize::new(0),
+            links: Links::new_stub(),
+            vtable: &STUB_VTABLE,
+            id: 0,
+            priority: Priority::Normal,
+            pinned: true,
+            home: AtomicU32::new(0),
+            last_core: PlainAtomicU32::new(NO_CORE),
+            yielded: PlainAtomicBool::new(false),
+            join_waker: UnsafeCell::new(None),
+            _pin: PhantomPinned,
+        });
+        TaskRef(NonNull::from(Box::leak(header)))
+    }
+}
+
+/// Allocates a task: one block, two references (the run queue's, returned
+/// first, and the `JoinHandle`'s), `QUEUED | JOIN_INTEREST`.
+pub(crate) fn allocate<F, P>(
+    exec: &'static Executor<P>,
+    id: u64,
+    priority: Priority,
+    home: u32,
+    pinned: bool,
+    future: F,
+) -> (TaskRef, NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    P: Platform,
+{
+    let cell = Box::new(Cell {
+        header: Header {
+            state: AtomicUsize::new(QUEUED | JOIN_INTEREST | (2 * REF_ONE)),
+            links: Links::new(),
+            vtable: &Cell::<F, P>::VTABLE,
+            id,
+            priority,
+            pinned,
+            home: AtomicU32::new(home),
+            last_core: PlainAtomicU32::new(NO_CORE),
+            yielded: PlainAtomicBool::new(false),
+            join_waker: UnsafeCell::new(None),
+            _pin: PhantomPinned,
+        },
+        exec,
+        stage: UnsafeCell::new(Stage::Running(future)),
+    });
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    (TaskRef(ptr), ptr)
+}
+
+impl<F, P> Cell<F, P>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    P: Platform,
+{
+    const VTABLE: Vtable = Vtable {
+        poll: Self::poll,
+        cancel: Self::cancel,
+        drop_output: Self::drop_output,
+        read_output: Self::read_output,
+        schedule: Self::schedule,
+        dealloc: Self::dealloc,
+    };
+
+    /// # Safety
+    /// `ptr` is the header of a live `Cell<F, P>`.
+    unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Self {
+        // SAFETY: the header is the first field of a `repr(C)` cell.
+        unsafe { ptr.cast::<Self>().as_ref() }
     }
 
-    pub(crate) fn header(&self) -> &Header {
-        &self.task().header
-    }
-
-    /// Takes another reference (for a waker's push).
-    pub(crate) fn from_task(task: &Task<P>) -> Self {
-        task.header.refs.fetch_add(1, Ordering::Relaxed);
-        TaskRef(NonNull::from(task))
-    }
-
-    /// Polls the future. The caller holds `RUNNING`.
-    pub(crate) fn poll(&self) -> Poll<()> {
-        let waker = core::mem::ManuallyDrop::new(
-            // SAFETY: the data pointer is this task's header with the vtable
-            // that treats it as one; `ManuallyDrop` keeps this borrowed waker
-            // from releasing our reference, and clones take their own.
-            unsafe { Waker::from_raw(RawWaker::new(self.0.as_ptr().cast(), &WAKER_VTABLE)) },
-        );
-        let mut cx = Context::from_waker(&waker);
-        self.task().future.with_mut(|future| {
-            // SAFETY: the caller holds `RUNNING`, which one core at a time
-            // owns (see the module docs), so this is the only access.
-            match unsafe { &mut *future } {
-                Some(f) => f.as_mut().poll(&mut cx),
-                None => Poll::Ready(()),
+    /// # Safety
+    /// The caller holds `RUNNING` (exclusive access to the stage).
+    unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: per the contract.
+        let cell = unsafe { Self::from_header(ptr) };
+        cell.stage.with_mut(|stage| {
+            // SAFETY: `RUNNING` gives this core the only access to the stage.
+            let stage = unsafe { &mut *stage };
+            let Stage::Running(future) = stage else {
+                return Poll::Ready(());
+            };
+            // SAFETY: the future lives in a heap block that is never moved
+            // and is dropped in place (`cancel`, `dealloc`).
+            let future = unsafe { Pin::new_unchecked(future) };
+            match future.poll(cx) {
+                Poll::Ready(output) => {
+                    *stage = Stage::Finished(Ok(output));
+                    Poll::Ready(())
+                }
+                Poll::Pending => Poll::Pending,
             }
         })
     }
 
-    /// Drops the future (task context, after `Ready`). The caller holds
-    /// `RUNNING`.
-    pub(crate) fn drop_future(&self) {
-        let old = self.task().future.with_mut(|future| {
-            // SAFETY: as in `poll`.
-            unsafe { (*future).take() }
+    /// # Safety
+    /// As for `poll`.
+    unsafe fn cancel(ptr: NonNull<Header>) {
+        // SAFETY: per the contract.
+        let cell = unsafe { Self::from_header(ptr) };
+        cell.stage.with_mut(|stage| {
+            // SAFETY: `RUNNING` gives this core the only access to the stage.
+            let stage = unsafe { &mut *stage };
+            if matches!(stage, Stage::Running(_)) {
+                *stage = Stage::Finished(Err(JoinError::Cancelled));
+            }
         });
-        drop(old);
     }
 
-    /// Releases this reference in task context: the last one frees the task
-    /// (dropping the future if it never completed). Returns whether it freed.
-    pub(crate) fn release(self) -> bool {
-        if self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
-            return false;
-        }
-        fence(Ordering::Acquire);
-        let exec = self.task().exec;
-        // SAFETY: this was the last reference, so nothing else can reach the
-        // block, which `allocate` made with `Box::new`.
-        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    /// # Safety
+    /// `COMPLETE` is set and the caller is the one owner of the output (the
+    /// completer without `JOIN_INTEREST`, or the `JoinHandle`).
+    unsafe fn drop_output(ptr: NonNull<Header>) {
+        // SAFETY: per the contract.
+        let cell = unsafe { Self::from_header(ptr) };
+        // SAFETY: per the contract, nothing else touches the stage.
+        cell.stage.with_mut(|stage| unsafe { *stage = Stage::Gone });
+    }
+
+    /// # Safety
+    /// As for `drop_output`, and `dst` points at an
+    /// `Option<Result<F::Output, JoinError>>`.
+    unsafe fn read_output(ptr: NonNull<Header>, dst: *mut ()) {
+        // SAFETY: per the contract.
+        let cell = unsafe { Self::from_header(ptr) };
+        cell.stage.with_mut(|stage| {
+            // SAFETY: per the contract, nothing else touches the stage.
+            let stage = unsafe { mem::replace(&mut *stage, Stage::Gone) };
+            if let Stage::Finished(result) = stage {
+                // SAFETY: per the contract, `dst` has this type.
+                unsafe { *dst.cast::<Option<Result<F::Output, JoinError>>>() = Some(result) };
+            }
+        });
+    }
+
+    /// # Safety
+    /// The caller gives up one reference to a live task with `QUEUED` set.
+    unsafe fn schedule(ptr: NonNull<Header>) {
+        // SAFETY: per the contract.
+        let cell = unsafe { Self::from_header(ptr) };
+        cell.exec.schedule(TaskRef(ptr));
+    }
+
+    /// # Safety
+    /// The last reference is gone; task context.
+    unsafe fn dealloc(ptr: NonNull<Header>) {
+        // SAFETY: nothing else can reach the block, which `allocate` made
+        // with `Box::new` as a `Cell<F, P>`.
+        let cell = unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) };
+        let exec = cell.exec;
+        drop(cell);
         exec.task_freed();
-        true
-    }
-
-    /// Releases this reference from a waker (any context, including interrupt
-    /// handlers): never frees; the last reference resurrects the task onto
-    /// its home queue so that a core frees it (module docs).
-    pub(crate) fn release_from_waker(self) {
-        if self.header().refs.fetch_sub(1, Ordering::AcqRel) != 1 {
-            return;
-        }
-        // Nobody else holds a reference, so nobody can observe or race with
-        // the resurrection: the task is in no queue and not running.
-        self.header().refs.store(1, Ordering::Relaxed);
-        self.header()
-            .state
-            .fetch_or(QUEUED | ORPHAN, Ordering::AcqRel);
-        let exec = self.task().exec;
-        exec.enqueue_orphan(self);
     }
 }
+
+/// What the poller does after [`TaskRef::poll`] returned `Pending`.
+pub(crate) enum AfterPending {
+    /// Woken during the poll (or orphaned): push the reference back.
+    Requeue(TaskRef),
+    /// Idle until a wake; the poller's reference is gone.
+    Idle,
+}
+
+impl TaskRef {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: a `TaskRef` is a counted reference, so the block is live.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Rebuilds a reference from [`into_raw`](Self::into_raw).
+    ///
+    /// # Safety
+    /// `ptr` came from `into_raw` and that reference was not used since.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Self {
+        TaskRef(ptr)
+    }
+
+    /// Gives the reference up as a raw pointer (for the LIFO slot).
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        self.0
+    }
+
+    /// `QUEUED` → `RUNNING` after a pop. Returns the state before.
+    pub(crate) fn start_running(&self) -> usize {
+        let prev = self
+            .header()
+            .state
+            .fetch_xor(QUEUED | RUNNING, Ordering::AcqRel);
+        // Task context: a broken invariant is a bug in this crate, and
+        // stopping beats polling one future on two cores.
+        assert_eq!(
+            prev & (QUEUED | RUNNING),
+            QUEUED,
+            "executor: popped a task that is not (only) QUEUED"
+        );
+        prev
+    }
+
+    /// Polls the future (the caller holds `RUNNING`).
+    pub(crate) fn poll(&self) -> Poll<()> {
+        let waker = mem::ManuallyDrop::new(
+            // SAFETY: the data pointer is this task's header, which the
+            // vtable treats as one; `ManuallyDrop` keeps this borrowed waker
+            // from releasing the poller's reference (clones take their own).
+            unsafe { Waker::from_raw(RawWaker::new(self.0.as_ptr().cast(), &WAKER_VTABLE)) },
+        );
+        let mut cx = Context::from_waker(&waker);
+        // SAFETY: the caller holds `RUNNING`.
+        unsafe { (self.header().vtable.poll)(self.0, &mut cx) }
+    }
+
+    /// Drops the future and records `Err(Cancelled)` (the caller holds
+    /// `RUNNING`).
+    pub(crate) fn cancel(&self) {
+        // SAFETY: the caller holds `RUNNING`.
+        unsafe { (self.header().vtable.cancel)(self.0) }
+    }
+
+    /// `RUNNING` → idle or requeue, after `Pending` (module docs).
+    pub(crate) fn after_pending(self) -> AfterPending {
+        let state = &self.header().state;
+        let mut cur = state.load(Ordering::Acquire);
+        loop {
+            debug_assert!(cur & RUNNING != 0);
+            let idle = cur & !RUNNING;
+            let (next, requeue) = if cur & QUEUED != 0 {
+                // Woken during the poll: our reference goes back in.
+                (idle, true)
+            } else if refs(cur) == 1 || (refs(cur) == 2 && cur & JOIN_INTEREST != 0) {
+                // Nothing but us (and perhaps the JoinHandle) refers to it:
+                // no waker exists, it can never be woken. Cancel it.
+                (idle | QUEUED | ORPHAN, true)
+            } else {
+                (idle - REF_ONE, false)
+            };
+            match state.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) if requeue => return AfterPending::Requeue(self),
+                Ok(_) => return AfterPending::Idle,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// `RUNNING` → `COMPLETE` once the stage holds the output (or
+    /// `Err(Cancelled)`); hands the output to the `JoinHandle` or drops it,
+    /// wakes the joiner, then releases the poller's reference.
+    pub(crate) fn complete(self) {
+        let header = self.header();
+        let mut cur = header.state.load(Ordering::Acquire);
+        loop {
+            let next = (cur & !(RUNNING | QUEUED)) | COMPLETE;
+            match header
+                .state
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        if cur & JOIN_INTEREST == 0 {
+            // SAFETY: `COMPLETE` is set and no JoinHandle exists: the output
+            // is ours to drop.
+            unsafe { (header.vtable.drop_output)(self.0) };
+        } else if cur & JOIN_WAKER != 0 {
+            header.join_waker.with(|w| {
+                // SAFETY: `JOIN_WAKER` was set when we set `COMPLETE`, so the
+                // JoinHandle no longer writes the waker (module docs); our
+                // reference keeps the block alive.
+                if let Some(w) = unsafe { &*w } {
+                    w.wake_by_ref();
+                }
+            });
+        }
+        self.release();
+    }
+
+    /// Releases this reference in task context: the last one frees the task.
+    /// Returns whether it freed.
+    pub(crate) fn release(self) -> bool {
+        let prev = self.header().state.fetch_sub(REF_ONE, Ordering::AcqRel);
+        debug_assert!(refs(prev) >= 1, "task reference count underflow");
+        if refs(prev) != 1 {
+            return false;
+        }
+        // SAFETY: that was the last reference, and this is task context.
+        unsafe { (self.header().vtable.dealloc)(self.0) };
+        true
+    }
+}
+
+// ----- the JoinHandle's side ---------------------------------------------
+
+/// The JoinHandle's operations on the raw task (its reference is `ptr`).
+pub(crate) struct JoinRef(NonNull<Header>);
+
+// SAFETY: as for `TaskRef`; the output moved out through it is `Send`.
+unsafe impl Send for JoinRef {}
+// SAFETY: `&JoinRef` only reads atomics.
+unsafe impl Sync for JoinRef {}
+
+impl JoinRef {
+    /// # Safety
+    /// `ptr` carries the `JoinHandle`'s reference and `JOIN_INTEREST`.
+    pub(crate) unsafe fn new(ptr: NonNull<Header>) -> Self {
+        JoinRef(ptr)
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the JoinHandle's reference keeps the block alive.
+        unsafe { self.0.as_ref() }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.header().id
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.header().state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    /// Polls for the output: `dst` is an `Option<Result<T, JoinError>>` of
+    /// the task's output type `T`, filled when the task is complete.
+    ///
+    /// # Safety
+    /// `dst` has the task's output type.
+    pub(crate) unsafe fn poll_output(&self, cx: &Context<'_>, dst: *mut ()) -> Poll<()> {
+        let header = self.header();
+        let state = &header.state;
+        let mut cur = state.load(Ordering::Acquire);
+        if cur & COMPLETE == 0 {
+            if cur & JOIN_WAKER != 0 {
+                let same = header.join_waker.with(|w| {
+                    // SAFETY: the waker is only written by us (the
+                    // JoinHandle, `&mut` through `Pin<&mut>` callers) while
+                    // `JOIN_WAKER` is clear; reading is always fine for us.
+                    unsafe { &*w }
+                        .as_ref()
+                        .is_some_and(|w| w.will_wake(cx.waker()))
+                });
+                if same {
+                    return Poll::Pending;
+                }
+                // Take the right to write back: clear JOIN_WAKER unless the
+                // task completed meanwhile.
+                loop {
+                    if cur & COMPLETE != 0 {
+                        break;
+                    }
+                    match state.compare_exchange_weak(
+                        cur,
+                        cur & !JOIN_WAKER,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            cur &= !JOIN_WAKER;
+                            break;
+                        }
+                        Err(actual) => cur = actual,
+                    }
+                }
+            }
+            if cur & COMPLETE == 0 {
+                let new = cx.waker().clone();
+                let old = header.join_waker.with_mut(|w| {
+                    // SAFETY: `JOIN_WAKER` is clear, so the completer does not
+                    // read the slot; only this JoinHandle writes it.
+                    unsafe { (*w).replace(new) }
+                });
+                drop(old);
+                loop {
+                    if cur & COMPLETE != 0 {
+                        break;
+                    }
+                    match state.compare_exchange_weak(
+                        cur,
+                        cur | JOIN_WAKER,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return Poll::Pending,
+                        Err(actual) => cur = actual,
+                    }
+                }
+            }
+        }
+        // SAFETY: `COMPLETE` is set (read with Acquire: the stage write is
+        // visible) and the JoinHandle owns the output (`JOIN_INTEREST`).
+        unsafe { (header.vtable.read_output)(self.0, dst) };
+        Poll::Ready(())
+    }
+
+    /// Requests cancellation: sets `CANCELLED` and wakes the task, so the core
+    /// that pops it drops the future instead of polling it.
+    pub(crate) fn abort(&self) {
+        let state = &self.header().state;
+        let prev = state.fetch_or(CANCELLED, Ordering::AcqRel);
+        if prev & (COMPLETE | CANCELLED) == 0 {
+            // SAFETY: our reference keeps the task alive during the call.
+            unsafe { wake_by_ref_raw(self.0) };
+        }
+    }
+
+    /// Drops the JoinHandle's interest and reference (task context): drops an
+    /// unread output, frees the task if this was the last reference.
+    pub(crate) fn drop_handle(&self) {
+        let header = self.header();
+        let state = &header.state;
+        let mut cur = state.load(Ordering::Acquire);
+        loop {
+            let next = (cur & !(JOIN_INTEREST | JOIN_WAKER)) - REF_ONE;
+            match state.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        if cur & COMPLETE != 0 {
+            // SAFETY: the task completed while we held JOIN_INTEREST: the
+            // output is ours.
+            unsafe { (header.vtable.drop_output)(self.0) };
+        }
+        if refs(cur) == 1 {
+            // SAFETY: that was the last reference; JoinHandles are dropped
+            // in task context.
+            unsafe { (header.vtable.dealloc)(self.0) };
+        }
+    }
+}
+
+// ----- wakers -----------------------------------------------------------------
 
 /// The one waker vtable of every task of every executor: the data pointer is
 /// the task's [`Header`], whose own vtable leads to the executor.
 static WAKER_VTABLE: RawWakerVTable =
     RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
 
-/// The header behind a waker data pointer.
-///
-/// # Safety
-/// `data` comes from a waker with [`WAKER_VTABLE`] that is still alive.
-unsafe fn header<'a>(data: *const ()) -> &'a Header {
-    // SAFETY: per the contract, `data` points at a live task's header.
-    unsafe { &*data.cast::<Header>() }
-}
-
 unsafe fn waker_clone(data: *const ()) -> RawWaker {
-    // SAFETY: called on a live waker of ours.
-    let header = unsafe { header(data) };
-    header.refs.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: called on a live waker of ours, whose reference keeps the
+    // header alive.
+    let header = unsafe { &*data.cast::<Header>() };
+    let prev = header.state.fetch_add(REF_ONE, Ordering::Relaxed);
+    // An overflow would wrap into the flags: stop (task context or not, it
+    // is a leak of 2^55 wakers).
+    assert!(
+        refs(prev) < usize::MAX / REF_ONE / 2,
+        "waker count overflow"
+    );
     RawWaker::new(data, &WAKER_VTABLE)
 }
 
 unsafe fn waker_wake(data: *const ()) {
-    // SAFETY: called on a live waker of ours, which owns a reference; it is
-    // used, then given up (the waker is consumed).
-    unsafe {
-        waker_wake_by_ref(data);
-        waker_drop(data);
-    }
+    // SAFETY: called on a live waker of ours, which owns a reference that is
+    // handed over.
+    unsafe { wake_by_val_raw(NonNull::new_unchecked(data.cast_mut().cast())) }
 }
 
 unsafe fn waker_wake_by_ref(data: *const ()) {
     // SAFETY: called on a live waker of ours.
-    let header = unsafe { header(data) };
-    // SAFETY: the waker's reference keeps the task alive during the call.
-    unsafe { (header.vtable.wake_by_ref)(NonNull::from(header)) }
+    unsafe { wake_by_ref_raw(NonNull::new_unchecked(data.cast_mut().cast())) }
 }
 
 unsafe fn waker_drop(data: *const ()) {
-    // SAFETY: called on a live waker of ours.
-    let header = unsafe { header(data) };
-    // SAFETY: the waker owned a reference, which it hands over.
-    unsafe { (header.vtable.drop_waker_ref)(NonNull::from(header)) }
+    // SAFETY: called on a live waker of ours, which owns a reference.
+    unsafe { drop_waker_raw(NonNull::new_unchecked(data.cast_mut().cast())) }
+}
+
+/// Wakes the task behind `ptr` (any context, including interrupt handlers):
+/// no allocation, no lock, no free.
+///
+/// # Safety
+/// The caller holds a reference to a live task.
+pub(crate) unsafe fn wake_by_ref_raw(ptr: NonNull<Header>) {
+    // SAFETY: per the contract.
+    let header = unsafe { ptr.as_ref() };
+    let mut cur = header.state.load(Ordering::Acquire);
+    loop {
+        if cur & (COMPLETE | QUEUED) != 0 {
+            return;
+        }
+        let (next, push) = if cur & RUNNING != 0 {
+            (cur | QUEUED, false)
+        } else {
+            ((cur | QUEUED) + REF_ONE, true)
+        };
+        match header
+            .state
+            .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) if push => break,
+            Ok(_) => return,
+            Err(actual) => cur = actual,
+        }
+    }
+    // SAFETY: we took a reference for the queue in the CAS above.
+    unsafe { (header.vtable.schedule)(ptr) }
+}
+
+/// Wakes and gives up the caller's reference (`Waker::wake`).
+///
+/// # Safety
+/// The caller owns a reference to a live task.
+unsafe fn wake_by_val_raw(ptr: NonNull<Header>) {
+    // SAFETY: per the contract.
+    let header = unsafe { ptr.as_ref() };
+    let mut cur = header.state.load(Ordering::Acquire);
+    loop {
+        if cur & (COMPLETE | QUEUED | RUNNING) != 0 {
+            // No push: the reference is simply dropped (which may orphan).
+            if cur & (COMPLETE | QUEUED) == 0 {
+                // RUNNING: set QUEUED so the poller requeues it.
+                match header.state.compare_exchange_weak(
+                    cur,
+                    cur | QUEUED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {}
+                    Err(actual) => {
+                        cur = actual;
+                        continue;
+                    }
+                }
+            }
+            // SAFETY: we own the reference.
+            unsafe { drop_waker_raw(ptr) };
+            return;
+        }
+        // Idle: the waker's reference becomes the queue's.
+        match header.state.compare_exchange_weak(
+            cur,
+            cur | QUEUED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => break,
+            Err(actual) => cur = actual,
+        }
+    }
+    // SAFETY: the reference we own now belongs to the queue.
+    unsafe { (header.vtable.schedule)(ptr) }
+}
+
+/// Gives up a waker's reference (any context): never frees. The last
+/// reference — or the last besides the JoinHandle's, on an idle task —
+/// resurrects the task as `ORPHAN | QUEUED` so that a core cancels and frees
+/// it in task context (module docs).
+///
+/// # Safety
+/// The caller owns a reference to a live task.
+unsafe fn drop_waker_raw(ptr: NonNull<Header>) {
+    // SAFETY: per the contract.
+    let header = unsafe { ptr.as_ref() };
+    let mut cur = header.state.load(Ordering::Acquire);
+    loop {
+        let idle = cur & (QUEUED | RUNNING | COMPLETE) == 0;
+        let last = refs(cur) == 1;
+        let only_join_left = refs(cur) == 2 && cur & JOIN_INTEREST != 0 && idle;
+        let next = if last || only_join_left {
+            // Resurrect: keep our reference for the queue.
+            cur | QUEUED | ORPHAN
+        } else {
+            cur - REF_ONE
+        };
+        match header
+            .state
+            .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) if next & ORPHAN != 0 && cur & ORPHAN == 0 => break,
+            Ok(_) => return,
+            Err(actual) => cur = actual,
+        }
+    }
+    // SAFETY: the reference we own now belongs to the queue.
+    unsafe { (header.vtable.schedule)(ptr) }
 }
 
 /// Yields to the other tasks of this core once: returns `Pending` once, after
@@ -314,7 +820,7 @@ impl Future for YieldNow {
         let waker = cx.waker();
         if core::ptr::eq(waker.vtable(), &WAKER_VTABLE) {
             // SAFETY: the waker is one of ours and alive (we borrow it).
-            unsafe { header(waker.data()) }
+            unsafe { &*waker.data().cast::<Header>() }
                 .yielded
                 .store(true, core::sync::atomic::Ordering::Relaxed);
         }

@@ -444,7 +444,7 @@ fn timeout_deadline_first_is_elapsed_never_early_and_drops_the_future() {
     set_now(exec, 0);
     let inner = Inner::default();
     let probe = Probe::new(exec, 0);
-    let mut t = Box::pin(exec.timeout_at(100, InnerFuture(inner.clone())));
+    let mut t = std::pin::pin!(exec.timeout_at(100, InnerFuture(inner.clone())));
     assert!(poll_with(t.as_mut(), &probe.waker()).is_pending());
     set_now(exec, 99);
     assert_eq!(tick(exec, 0).fired, 0);
