@@ -115,7 +115,13 @@ impl Bench {
     /// Runs one sample on `rt` with `threads` workers; returns ns per op.
     pub fn sample<R: Runtime>(&self, rt: &R, threads: usize) -> f64 {
         let iters = self.iters_per_sample as usize;
-        let elapsed = match self.run {
+        let elapsed = self.run_iters(rt, threads, iters);
+        elapsed.as_nanos() as f64 / (iters as f64 * self.ops_per_iter as f64)
+    }
+
+    /// Runs `iters` iterations of the bench body; returns the time they took.
+    fn run_iters<R: Runtime>(&self, rt: &R, threads: usize, iters: usize) -> Duration {
+        match self.run {
             Which::SpawnManyLocal => spawn_many_local(rt, iters),
             Which::SpawnManyRemoteIdle => spawn_many_remote(rt, iters, NUM_SPAWN),
             Which::SpawnManyRemoteBusy1 => spawn_many_remote_busy1(rt, iters, threads),
@@ -123,8 +129,7 @@ impl Bench {
             Which::PingPong => ping_pong(rt, iters),
             Which::YieldMany => yield_many(rt, iters),
             Which::ChainedSpawn => chained_spawn(rt, iters),
-        };
-        elapsed.as_nanos() as f64 / (iters as f64 * self.ops_per_iter as f64)
+        }
     }
 }
 
@@ -317,4 +322,35 @@ fn chained_spawn<R: Runtime>(rt: &R, iters: usize) -> Duration {
         });
     }
     start.elapsed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rt::{async_exec::AsyncExecutor, ours::Ours, tokio_rt::Tokio};
+
+    /// One iteration of every bench on every runtime: the ports run to the end
+    /// (no figure is checked).
+    fn every_bench_completes<R: Runtime>(threads: usize) {
+        let rt = R::start(threads);
+        for bench in BENCHES {
+            bench.run_iters(&rt, threads, 1);
+        }
+        rt.shutdown();
+    }
+
+    #[test]
+    fn ours_runs_every_bench() {
+        every_bench_completes::<Ours>(2);
+    }
+
+    #[test]
+    fn tokio_runs_every_bench() {
+        every_bench_completes::<Tokio>(2);
+    }
+
+    #[test]
+    fn async_executor_runs_every_bench() {
+        every_bench_completes::<AsyncExecutor>(2);
+    }
 }

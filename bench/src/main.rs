@@ -74,6 +74,8 @@
 //!   `futures_lite::future::yield_now` (wake then `Pending`).
 //! - **Our `Config`**: `max_tasks: 1 << 20` instead of the default 4096, which
 //!   the 10,000-task benches exceed (TODO in `rt.rs`, issue "Executor v2");
+//!   every run queue is then sized for 2^21 tasks (about 96 MiB per core,
+//!   allocated once per N, and leaked with the harness's executor);
 //!   the harness's ticker ticks every 10 ms (the kernel's 100 Hz); the
 //!   benches use no timers.
 //! - `mpsc::sync_channel` signalling, `stall()` (10 µs of `yield_now`
