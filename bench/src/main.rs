@@ -258,7 +258,7 @@ fn header() -> String {
 fn format_row(row: &Row) -> String {
     let [ours, tokio, async_executor] = row.medians();
     format!(
-        "{:<24} {:>2} {:<13} {:>12.1} {:>12.1} {:>15.1} {:>11.2}",
+        "{:<24} {:>2} {:<13} {:>12.1} {:>12.1} {:>15.1} {:>11.3}",
         row.bench.name,
         row.threads,
         row.bench.op,
