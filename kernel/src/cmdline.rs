@@ -84,6 +84,9 @@ pub enum Workload {
     Sleep,
     /// Pairs of tasks on different cores waking each other.
     PingPong,
+    /// Micro-benchmarks of the executor in TSC cycles, printed as one
+    /// `[BENCH]` line; then the run ends with success.
+    Bench,
 }
 
 impl Workload {
@@ -93,6 +96,7 @@ impl Workload {
             "imbalance" => Self::Imbalance,
             "sleep" => Self::Sleep,
             "pingpong" => Self::PingPong,
+            "bench" => Self::Bench,
             _ => return None,
         })
     }
@@ -191,7 +195,7 @@ pub fn parse<'a>(text: &'a str, mut on_issue: impl FnMut(ArgIssue<'a>)) -> Kerne
             },
             "workload" => match Workload::parse(value) {
                 Some(workload) => args.workload = workload,
-                None => on_issue(bad("one of tasks, imbalance, sleep, pingpong")),
+                None => on_issue(bad("one of tasks, imbalance, sleep, pingpong, bench")),
             },
             "stats" => match parse_seconds_as_ms(value) {
                 Some(ms) if ms > 0 => args.stats_interval_ms = Some(ms),
@@ -351,6 +355,34 @@ mod tests {
         assert_eq!(args.workload, Workload::Tasks);
         assert_eq!(args.stats_interval_ms, None);
         assert_eq!(issues.len(), 2);
+    }
+
+    #[test]
+    fn every_workload_parses() {
+        for (word, workload) in [
+            ("tasks", Workload::Tasks),
+            ("imbalance", Workload::Imbalance),
+            ("sleep", Workload::Sleep),
+            ("pingpong", Workload::PingPong),
+            ("bench", Workload::Bench),
+        ] {
+            let text = format!("workload={word}");
+            let (args, issues) = parse_collect(&text);
+            assert!(issues.is_empty(), "{word}: {issues:?}");
+            assert_eq!(args.workload, workload, "{word}");
+        }
+    }
+
+    #[test]
+    fn bad_workload_lists_bench() {
+        let (_, issues) = parse_collect("workload=benchmark");
+        assert!(matches!(
+            issues[..],
+            [ArgIssue::BadValue {
+                word: "workload=benchmark",
+                expected
+            }] if expected.contains("bench")
+        ));
     }
 
     #[test]

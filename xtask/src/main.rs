@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask run [OPTIONS] [-- KERNEL_ARGS...]   build, boot once in QEMU, print the verdict
 //! cargo xtask test [--filter SUBSTR] [--list]     lint, host tests, in-kernel tests, boots
+//! cargo xtask bench [--smp N] [--host-only|--kernel-only]   executor figures, for comparing commits
 //! ```
 //!
 //! xtask runs on the user's default toolchain; everything it builds uses the pinned
@@ -12,11 +13,17 @@
 //! Module map: [`toolchain`] and [`process`] run cargo and rustup; [`image`] builds the
 //! kernel and disk images; [`qemu`], [`kvm`] and [`runner`] start QEMU and watch it;
 //! [`output`] parses what the kernel prints and decides the verdict; [`boot`] ties one
-//! boot together; [`run`] and [`mod@test`] are the two subcommands, [`scenarios`] the table
-//! of boot tests.
+//! boot together; [`run`], [`mod@test`] and [`bench`] are the subcommands, [`scenarios`] the
+//! table of boot tests.
+//!
+//! `cargo xtask bench` runs the host benchmarks (the `bench` crate: our executor against
+//! Tokio and async-executor) and boots the kernel's `workload=bench`; it prints tables and
+//! writes `target/bench/{host,kernel}-<unix-time>.json` plus `*-latest.json`. Figures are
+//! never asserted on: they are for comparing commits on one machine.
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod boot;
 mod error;
 mod image;
@@ -43,7 +50,8 @@ use clap::{Parser, Subcommand};
     after_help = "Examples:\n  \
         cargo xtask run --duration 5 --smp 2\n  \
         cargo xtask run --uefi -- log=debug\n  \
-        cargo xtask test --filter boot-uefi"
+        cargo xtask test --filter boot-uefi\n  \
+        cargo xtask bench --kernel-only --smp 4"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -64,6 +72,12 @@ enum Task {
     /// Prints `[test] PASS <name>` / `[test] FAIL <name>: <why>` per check and ends with
     /// `N passed, M failed`; exits non-zero if anything failed.
     Test(test::TestArgs),
+    /// Measure the executor: host benches against Tokio and async-executor, and the
+    /// kernel's workload=bench; print tables, write target/bench/*.json.
+    ///
+    /// Figures are for comparing commits on one machine (under QEMU TCG the kernel's
+    /// cycles are an emulator's, not hardware's); nothing is asserted on them.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +85,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Task::Run(args) => run::run(args),
         Task::Test(args) => test::run(args),
+        Task::Bench(args) => bench::run(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

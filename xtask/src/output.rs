@@ -196,6 +196,75 @@ pub fn parse_stats(lines: &[String]) -> Stats {
 }
 
 // ---------------------------------------------------------------------------------------
+// [BENCH]
+// ---------------------------------------------------------------------------------------
+
+/// The figures of the `[BENCH]` line, in print order (`docs/kernel-interface.md` §2.1).
+pub const BENCH_KEYS: [&str; 5] = [
+    "spawn_cycles",
+    "yield_cycles",
+    "wake_local_cycles",
+    "wake_remote_rtt_cycles",
+    "steal_cycles",
+];
+
+/// The figures that need a second CPU: `na` with `cpus=1`.
+pub const BENCH_KEYS_MULTI_CPU: [&str; 2] = ["wake_remote_rtt_cycles", "steal_cycles"];
+
+/// The `[BENCH]` line of `workload=bench`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BenchLine {
+    /// CPUs the kernel measured with.
+    pub cpus: u64,
+    /// Each of [`BENCH_KEYS`] in order: cycles, or `None` for `na`.
+    pub figures: Vec<(&'static str, Option<u64>)>,
+    /// Every `key=value` field of the line (`samples`, `statistic`, `tsc_mhz`, ...).
+    pub fields: BTreeMap<String, String>,
+}
+
+/// Finds the `[BENCH]` line and checks it: every key of [`BENCH_KEYS`] present, each a
+/// positive number of cycles, or `na` for the figures of [`BENCH_KEYS_MULTI_CPU`] when
+/// (and only when) `cpus=1`. `None` if there is no `[BENCH]` line.
+pub fn parse_bench_line(lines: &[String]) -> Option<Result<BenchLine, String>> {
+    let rest = lines.iter().find_map(|line| tagged(line, "[BENCH]"))?;
+    Some(check_bench_fields(rest))
+}
+
+fn check_bench_fields(rest: &str) -> Result<BenchLine, String> {
+    let (fields, _) = key_values(rest);
+    let cpus = get_u64(&fields, "cpus")?;
+    if cpus == 0 {
+        return Err("cpus=0".to_owned());
+    }
+    let mut figures = Vec::with_capacity(BENCH_KEYS.len());
+    for key in BENCH_KEYS {
+        let value = fields.get(key).ok_or_else(|| format!("no {key}= field"))?;
+        let figure = if value == "na" {
+            if cpus != 1 || !BENCH_KEYS_MULTI_CPU.contains(&key) {
+                return Err(format!("{key}=na with cpus={cpus}"));
+            }
+            None
+        } else {
+            match value.parse::<u64>() {
+                Ok(0) | Err(_) => {
+                    return Err(format!("{key}={value} is not a positive number of cycles"));
+                }
+                Ok(cycles) => Some(cycles),
+            }
+        };
+        if cpus == 1 && figure.is_some() && BENCH_KEYS_MULTI_CPU.contains(&key) {
+            return Err(format!("{key}={value} with cpus=1 (expected na)"));
+        }
+        figures.push((key, figure));
+    }
+    Ok(BenchLine {
+        cpus,
+        figures,
+        fields,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
 // [KTEST]
 // ---------------------------------------------------------------------------------------
 
@@ -623,6 +692,54 @@ mod tests {
         assert_eq!(get_u64(&stats.per_cpu[&1], "ticks"), Ok(200));
         assert!(!stats.per_cpu[&1].contains_key("cpu"));
         assert_eq!(stats.malformed.len(), 2);
+    }
+
+    #[test]
+    fn bench_line_parses() {
+        let line = "[BENCH] cpus=2 spawn_cycles=9046 yield_cycles=1132 wake_local_cycles=1717 \
+                    wake_remote_rtt_cycles=38179 steal_cycles=40955 samples=31 statistic=median \
+                    tsc_mhz=2613";
+        let bench = parse_bench_line(&lines(&["[BOOT] x", line]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(bench.cpus, 2);
+        assert_eq!(bench.figures[0], ("spawn_cycles", Some(9046)));
+        assert_eq!(bench.figures[4], ("steal_cycles", Some(40955)));
+        assert_eq!(bench.fields["tsc_mhz"], "2613");
+        assert_eq!(parse_bench_line(&lines(&["[BOOT] x"])), None);
+    }
+
+    #[test]
+    fn bench_line_na_only_with_one_cpu() {
+        let one = "[BENCH] cpus=1 spawn_cycles=1 yield_cycles=2 wake_local_cycles=3 \
+                   wake_remote_rtt_cycles=na steal_cycles=na";
+        let bench = parse_bench_line(&lines(&[one])).unwrap().unwrap();
+        assert_eq!(bench.figures[3], ("wake_remote_rtt_cycles", None));
+        let bad = [
+            // na with two CPUs
+            "[BENCH] cpus=2 spawn_cycles=1 yield_cycles=2 wake_local_cycles=3 \
+             wake_remote_rtt_cycles=na steal_cycles=5",
+            // na for a single-CPU figure
+            "[BENCH] cpus=1 spawn_cycles=na yield_cycles=2 wake_local_cycles=3 \
+             wake_remote_rtt_cycles=na steal_cycles=na",
+            // a cross-core figure with one CPU
+            "[BENCH] cpus=1 spawn_cycles=1 yield_cycles=2 wake_local_cycles=3 \
+             wake_remote_rtt_cycles=4 steal_cycles=na",
+            // zero, garbage, missing
+            "[BENCH] cpus=2 spawn_cycles=0 yield_cycles=2 wake_local_cycles=3 \
+             wake_remote_rtt_cycles=4 steal_cycles=5",
+            "[BENCH] cpus=2 spawn_cycles=1 yield_cycles=x wake_local_cycles=3 \
+             wake_remote_rtt_cycles=4 steal_cycles=5",
+            "[BENCH] cpus=2 spawn_cycles=1 yield_cycles=2 wake_local_cycles=3 \
+             wake_remote_rtt_cycles=4",
+            "[BENCH] spawn_cycles=1",
+        ];
+        for line in bad {
+            assert!(
+                parse_bench_line(&lines(&[line])).unwrap().is_err(),
+                "accepted {line}"
+            );
+        }
     }
 
     #[test]

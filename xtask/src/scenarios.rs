@@ -79,6 +79,10 @@ pub enum Expect {
     },
     /// The whole check (image and boot) took less than this.
     Within(Duration),
+    /// The `[BENCH]` line of `workload=bench` is there with `cpus` = the scenario's
+    /// `smp`, every figure, each a positive number (`na` only for the cross-core
+    /// figures with one CPU). Presence and format only: no figure is judged.
+    BenchLine,
 }
 
 /// The kernel's scheduler tick rate (`kernel/src/config.rs`, `SCHED_HZ`).
@@ -235,6 +239,18 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        name: "workload-bench",
+        smp: 2,
+        firmware: Firmware::Bios,
+        kernel_args: &["workload=bench"],
+        timeout_secs: 120,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::EveryCpuAccountedFor,
+            Expect::BenchLine,
+        ],
+    },
+    Scenario {
         name: "stats-periodic",
         smp: 2,
         firmware: Firmware::Bios,
@@ -386,6 +402,7 @@ impl Scenario {
                 }
             }
             Expect::Line { prefix, contains } => check_line(prefix, contains, lines),
+            Expect::BenchLine => check_bench_line(self.smp, lines),
             Expect::Within(limit) if elapsed < *limit => Ok(()),
             Expect::Within(limit) => Err(format!(
                 "took {:.1} s, limit {} s",
@@ -542,6 +559,17 @@ fn check_stats(cpus_online: u64, min_uptime_ms: u64, lines: &[String]) -> Result
     Ok(())
 }
 
+fn check_bench_line(smp: u16, lines: &[String]) -> Result<(), String> {
+    let bench = output::parse_bench_line(lines)
+        .ok_or("no [BENCH] line")?
+        .map_err(|why| format!("bad [BENCH] line: {why}"))?;
+    if bench.cpus == u64::from(smp) {
+        Ok(())
+    } else {
+        Err(format!("[BENCH] cpus={}, expected {smp}", bench.cpus))
+    }
+}
+
 fn check_line(prefix: &str, contains: &[&str], lines: &[String]) -> Result<(), String> {
     let found = lines
         .iter()
@@ -661,6 +689,24 @@ mod tests {
                 .contains("uptime_ms")
         );
         assert!(check_stats(1, 0, &[]).is_err());
+    }
+
+    #[test]
+    fn bench_expectation() {
+        let line = |cpus: u16| {
+            own(&[&format!(
+                "[BENCH] cpus={cpus} spawn_cycles=9 yield_cycles=1 wake_local_cycles=2 \
+                 wake_remote_rtt_cycles=3 steal_cycles=4 samples=31"
+            )])
+        };
+        assert!(check_bench_line(2, &line(2)).is_ok());
+        assert!(
+            check_bench_line(4, &line(2))
+                .unwrap_err()
+                .contains("cpus=2")
+        );
+        assert!(check_bench_line(1, &line(1)).unwrap_err().contains("na"));
+        assert!(check_bench_line(2, &[]).unwrap_err().contains("no [BENCH]"));
     }
 
     #[test]

@@ -96,6 +96,8 @@ fn all_checks() -> Vec<Check> {
                 "xtask",
                 "-p",
                 "image-builder",
+                "-p",
+                "bench",
                 "--all-targets",
                 "--",
                 "-D",
@@ -127,7 +129,9 @@ fn all_checks() -> Vec<Check> {
         },
         Check::HostTests {
             name: "host-tests",
-            args: &["test", "-p", "executor", "-p", "drivers", "-p", "xtask"],
+            args: &[
+                "test", "-p", "executor", "-p", "drivers", "-p", "xtask", "-p", "bench",
+            ],
             env: &[],
         },
         Check::HostTests {

@@ -7,6 +7,7 @@
 //! posts [`enter`] to every AP's idle loop, and enters its own run loop. From
 //! then on the timer interrupt of each CPU calls [`on_timer_tick`].
 
+mod bench;
 mod platform;
 mod tasks;
 mod workloads;

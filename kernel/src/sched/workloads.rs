@@ -39,6 +39,7 @@ pub fn spawn(executor: Exec, workload: Workload) {
                 .spawn(Priority::Normal, ping_pong(executor))
                 .detach();
         }
+        Workload::Bench => super::bench::spawn(executor),
     }
 }
 
