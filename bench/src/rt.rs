@@ -3,9 +3,7 @@
 //!
 //! The benches in `benches.rs` are written once against [`Runtime`] and
 //! [`Spawner`]; everything runtime-specific lives in the three modules below,
-//! so an API change (ours: `JoinHandle<T>` resolving to
-//! `Result<T, JoinError>`, `Config::max_tasks` going away) is a change in
-//! [`ours`] only.
+//! so an API change of one runtime is a change in its module only.
 
 use std::future::Future;
 
@@ -49,7 +47,12 @@ pub trait Spawner: Clone + Send + Sync + 'static {
 
 /// Our executor: [`executor::host::Harness`] with N core threads.
 pub mod ours {
-    use std::{future::Future, time::Duration};
+    use std::{
+        future::Future,
+        pin::Pin,
+        task::{Context, Poll},
+        time::Duration,
+    };
 
     use executor::{
         Config, Executor, JoinHandle, Priority,
@@ -57,7 +60,8 @@ pub mod ours {
     };
 
     /// The harness's ticker period: the kernel's tick (100 Hz). The benches
-    /// use no timers; the tick only drives core 0's balancer.
+    /// use no timers; a tick is an interrupt that ends a halt, as in the
+    /// kernel.
     const TICK: Duration = Duration::from_millis(10);
 
     /// Our executor on N std threads.
@@ -75,15 +79,8 @@ pub mod ours {
         type Spawner = OursSpawner;
 
         fn start(threads: usize) -> Self {
-            // TODO(Executor v2: max_tasks goes away): today `max_tasks` is a
-            // hard limit (default 4096) and the spawn_many benches have 10,000
-            // tasks alive at once. Drop this override with the limit.
-            let config = Config {
-                max_tasks: 1 << 20,
-                ..Config::default()
-            };
             Self {
-                harness: Harness::start(threads, config, TICK),
+                harness: Harness::start(threads, Config::default(), TICK),
             }
         }
 
@@ -100,17 +97,29 @@ pub mod ours {
         }
     }
 
-    impl super::Spawner for OursSpawner {
-        // TODO(Executor v2: JoinHandle<T> resolves to Result<T, JoinError>):
-        // wrap it and unwrap the result here, as the Tokio adapter does.
-        type Join<T: Send + 'static> = JoinHandle<T>;
+    /// Our `JoinHandle`, its `Result` unwrapped (no bench task is ever
+    /// cancelled), as the Tokio adapter does.
+    pub struct OursJoin<T>(JoinHandle<T>);
 
-        fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    impl<T> Future for OursJoin<T> {
+        type Output = T;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+            Pin::new(&mut self.0)
+                .poll(cx)
+                .map(|result| result.expect("a benchmark task was cancelled"))
+        }
+    }
+
+    impl super::Spawner for OursSpawner {
+        type Join<T: Send + 'static> = OursJoin<T>;
+
+        fn spawn<F>(&self, future: F) -> OursJoin<F::Output>
         where
             F: Future + Send + 'static,
             F::Output: Send + 'static,
         {
-            self.0.spawn(Priority::Normal, future)
+            OursJoin(self.0.spawn(Priority::Normal, future))
         }
 
         fn spawn_detached<F>(&self, future: F)

@@ -203,7 +203,8 @@ async fn ping_pong(executor: Exec, partner_core: CoreId, round_trips: u64) -> u6
         turn.wait(0).await;
     }
     let cycles = tsc::read() - start;
-    partner.await;
+    // The partner is never aborted: a cancellation is a bug worth a panic.
+    partner.await.expect("ping-pong partner cancelled");
     cycles / round_trips
 }
 
@@ -249,7 +250,7 @@ async fn steal_sample(executor: Exec) -> u64 {
         core::hint::spin_loop();
     }
     for spinner in spinners {
-        spinner.await;
+        spinner.await.expect("steal-bench spinner cancelled");
     }
     let stolen = ELSEWHERE.load(Ordering::Relaxed).max(1) as u64;
     LAST_END.load(Ordering::Relaxed).saturating_sub(start) / stolen
