@@ -87,6 +87,9 @@ pub enum Workload {
     /// Micro-benchmarks of the executor in TSC cycles, printed as one
     /// `[BENCH]` line; then the run ends with success.
     Bench,
+    /// A 100,000-task spawn burst, checked task by task, printed as one
+    /// `[BURST]` line; then the run ends with success.
+    Burst,
 }
 
 impl Workload {
@@ -97,6 +100,7 @@ impl Workload {
             "sleep" => Self::Sleep,
             "pingpong" => Self::PingPong,
             "bench" => Self::Bench,
+            "burst" => Self::Burst,
             _ => return None,
         })
     }
@@ -195,7 +199,9 @@ pub fn parse<'a>(text: &'a str, mut on_issue: impl FnMut(ArgIssue<'a>)) -> Kerne
             },
             "workload" => match Workload::parse(value) {
                 Some(workload) => args.workload = workload,
-                None => on_issue(bad("one of tasks, imbalance, sleep, pingpong, bench")),
+                None => on_issue(bad(
+                    "one of tasks, imbalance, sleep, pingpong, bench, burst",
+                )),
             },
             "stats" => match parse_seconds_as_ms(value) {
                 Some(ms) if ms > 0 => args.stats_interval_ms = Some(ms),
@@ -365,6 +371,7 @@ mod tests {
             ("sleep", Workload::Sleep),
             ("pingpong", Workload::PingPong),
             ("bench", Workload::Bench),
+            ("burst", Workload::Burst),
         ] {
             let text = format!("workload={word}");
             let (args, issues) = parse_collect(&text);

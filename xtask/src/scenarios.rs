@@ -251,6 +251,30 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        name: "workload-burst",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["workload=burst"],
+        timeout_secs: 120,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::EveryCpuAccountedFor,
+            // Every one of 100,000 tasks ran exactly once and was freed.
+            Expect::Line {
+                prefix: "[BURST] tasks=100000 ran=100000 once=100000 live_tasks=0 ",
+                contains: &[],
+            },
+            Expect::SumAtLeast {
+                keys: &["tasks_run"],
+                min: 100_000,
+            },
+            Expect::EachCpuAtLeast {
+                key: "tasks_run",
+                min: 1,
+            },
+        ],
+    },
+    Scenario {
         name: "stats-periodic",
         smp: 2,
         firmware: Firmware::Bios,

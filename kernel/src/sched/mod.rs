@@ -8,6 +8,7 @@
 //! then on the timer interrupt of each CPU calls [`on_timer_tick`].
 
 mod bench;
+mod burst;
 mod platform;
 mod tasks;
 mod workloads;

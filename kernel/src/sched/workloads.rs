@@ -40,6 +40,7 @@ pub fn spawn(executor: Exec, workload: Workload) {
                 .detach();
         }
         Workload::Bench => super::bench::spawn(executor),
+        Workload::Burst => super::burst::spawn(executor),
     }
 }
 
