@@ -3,106 +3,126 @@
 //! It reaches the machine only through [`Platform`] (which core am I, wake
 //! core K, now, halt until an interrupt, run with interrupts off). The kernel
 //! implements it with the Local APIC; host tests implement it with a recording
-//! fake and with std threads (the `host` module, feature `host`).
+//! fake, with std threads (the `host` module, feature `host`) and, in the loom
+//! models, with loom threads whose interrupts behave like x86's.
 //!
-//! # Tasks, wakes, run queues
+//! # Tasks
 //!
-//! A task is a pinned boxed future with an id, a [`Priority`] and a *home
-//! core*. Each core has one bounded lock-free run queue per priority level
-//! (`queue.rs`: Vyukov's MPMC array queue, allocated up front). A task's waker
-//! sets the task's `QUEUED` bit and, if it won that bit and the task is not
-//! being polled, pushes the task onto its home core's queue: a task sits in at
-//! most one queue, is polled by one core at a time, and a wake never
-//! allocates, blocks, frees or panics (the state machine is in `task.rs`).
-//! Queues hold `max_tasks + cores + 1` entries, so a wake never finds one full.
+//! A task is **one heap block** holding its header (state word, run-queue
+//! links, id, priority, home core), its future and, once it finishes, its
+//! output, which the [`JoinHandle`] reads from the same block (`task.rs`, as
+//! in `async-task` and Tokio's task cell). The state word carries the flags
+//! *and* the reference count, so a wake is one compare-and-swap, never an
+//! allocation, a lock or a free. [`JoinHandle::abort`] cancels a task; a
+//! task that can never be woken again (every waker dropped) is cancelled too,
+//! and its `JoinHandle` resolves with [`JoinError::Cancelled`] rather than
+//! hang. Freeing always happens in task context: a waker dropped in an
+//! interrupt handler hands the task to a core instead.
+//!
+//! # Run queues
+//!
+//! Per core, one **unbounded intrusive MPSC queue per priority level**
+//! (`cordyceps::MpscQueue`, loom-tested upstream; [ADR 0002]): a push links
+//! the task's own header in, so a queue can never be full and an idle queue
+//! costs a stub node. Anyone pushes (wakers on any core, interrupt handlers,
+//! spawns); the owning core pops; a thief or the balancer pops after winning
+//! the queue's consumer flag (the owner meanwhile sees "busy" and looks
+//! elsewhere). Plus a **LIFO slot** per core: a task woken by code running on
+//! its own core runs next, ahead of the queue (cache-warm; the ping-pong fast
+//! path), at most [`MAX_LIFO_POLLS`] times in a row.
 //!
 //! # The core loop
 //!
-//! [`Executor::run`]: pick a local task (priorities below) → else steal →
-//! else the idle protocol; repeat.
+//! [`Executor::run`]: the LIFO slot → the local queues by priority → steal →
+//! spin a little ([`Config::idle_spin_rounds`]) → the idle protocol; repeat.
 //!
 //! - **Priorities.** [`Priority::High`] is polled before `Normal`, `Normal`
 //!   before `Low`. *Anti-starvation rule:* each core counts, per lower level,
 //!   the consecutive picks that skipped it while it had work; a level skipped
 //!   [`Config::starvation_limit`] times in a row gets the next pick (the
-//!   lowest such level first). So a queued task of any level is picked within
-//!   about `LEVELS × (starvation_limit + 1)` picks of its core.
-//! - **Stealing.** A core with empty queues tries at most
+//!   lowest such level first).
+//! - **Stealing.** A core with nothing local tries at most
 //!   [`Config::steal_attempts`] victims, in the order [`victim_order`] gives
-//!   (starting at a per-core rotating offset, so every core is reachable), and
-//!   takes about half (rounded up) of each level of the first victim that has
-//!   work. Stolen tasks are re-homed to the thief. Tasks spawned with
+//!   (a rotating start, so every core is reachable), and takes about half of
+//!   each level of the first victim that has work, at most [`STEAL_BATCH`]
+//!   per level. Stolen tasks are re-homed to the thief. Tasks spawned with
 //!   [`Executor::spawn_pinned`] are never stolen or migrated.
-//! - **Placement.** [`Executor::spawn`] (the `enqueue_task` rule) puts a new
-//!   task on the core with the shortest queue
-//!   ([`Executor::least_loaded_core`]).
-//! - **Balancing.** [`Executor::balance_load`], run from core 0's tick every
-//!   [`Config::balance_interval_ns`] (100 ms), moves half the difference from
-//!   the longest to the shortest queue while they differ by more than
-//!   [`Config::balance_threshold`] (2). Migrated tasks keep `QUEUED` set while
-//!   they move, so none is lost or duplicated.
-//! - A remote enqueue (wake, spawn, migration) ends with the idle protocol's
-//!   notification: at most one `wake_core` (RESCHED IPI) per sleep episode.
+//! - **Placement**, O(1) ([`Executor::place`]): the spawning core unless it
+//!   has more than [`Config::spawn_local_limit`] tasks queued, else the
+//!   shorter queue of two cores picked at random.
+//! - **Balancing.** [`Executor::balance_load`] runs in core 0's loop (task
+//!   context, never the timer interrupt) every [`Config::balance_interval_ns`]:
+//!   it moves half the difference from the longest to the shortest queue
+//!   while they differ by more than [`Config::balance_threshold`].
 //!
 //! # Idle protocol
 //!
-//! Per core: `state` ∈ {`AWAKE`, `SLEEPING`} and the flag `ipi_pending`.
+//! One state word per core: `AWAKE`, or `SLEEPING` with or without the
+//! `NOTIFIED` bit. Both sides change it only with atomic read-modify-writes,
+//! so every change is totally ordered and each reads the newest value.
 //!
 //! ```text
-//!                  found work / woke up:
-//!        ┌──────── state = AWAKE, ipi_pending = false ◄─────────────┐
-//!        ▼                                                          │
-//!   ┌─────────┐ no task, no steal   ┌──────────────┐  recheck: all  ┌────────┐
-//!   │  AWAKE  │ ──────────────────► │   SLEEPING   │  own queues    │ HALTED │
-//!   │ (polls) │ state = SLEEPING    │ (announced)  │  empty:        │ sti;hlt│
-//!   └─────────┘ (SeqCst) + fence    │ cli; recheck │ ─────────────► │ /park  │
-//!        ▲                          └──────────────┘  halt (atomic) └────────┘
-//!        │   recheck finds work: sti, no halt │                         │
-//!        └────────────────────────────────────┘     interrupt / IPI ────┘
+//!                 ┌────────────── state.swap(AWAKE) ◄─────────────────────┐
+//!                 ▼                                                       │
+//!           ┌──────────┐  no task, spin over    ┌───────────┐ recheck:    │
+//!           │  AWAKE   │ ─────────────────────► │ SLEEPING  │ all empty   │
+//!           │ (polls)  │  state.swap(SLEEPING)  │ cli;      │ ──► sti;hlt ┤
+//!           └──────────┘                        │ recheck   │             │
+//!                ▲  recheck finds work: sti ────┴───────────┘  interrupt ─┘
+//!                │                                   │ first waker's fetch_or:
+//!                │                                   ▼
+//!                │                         ┌───────────────────┐
+//!                └──── swap(AWAKE) ─────── │ SLEEPING|NOTIFIED │ (one IPI sent)
+//!                                          └───────────────────┘
 //!
-//!   waker (any core or IRQ):  push task onto target's queue
-//!                             fence(SeqCst); load target.state
-//!                             SLEEPING and CAS ipi_pending false→true wins
-//!                                 → platform.wake_core(target)   (once per episode)
-//!                             otherwise (AWAKE, or IPI already pending,
-//!                                 or the waker runs on the target) → nothing
+//!   waker (any core, any context), after its push onto the target's queue:
+//!       prev = target.state.fetch_or(NOTIFIED)
+//!       prev == SLEEPING  → platform.wake_core(target)   (exactly one per episode)
+//!       otherwise (AWAKE, or already NOTIFIED) → nothing
+//!   a waker running on the target itself never notifies (not halted, or an
+//!   interrupt that ends the halt / precedes the recheck).
 //! ```
 //!
-//! Why no wake-up is lost: the core stores `SLEEPING` then fences then reads
-//! its queue indices; the waker claims a queue slot then fences then reads
-//! `state`. Of the two `SeqCst` fences one comes first, so either the core's
-//! recheck sees the claimed slot (it does not halt) or the waker sees
-//! `SLEEPING` (it sends the IPI, which ends the halt: `sti; hlt` keeps the
-//! interrupt pending across the recheck→halt step, and a host thread's unpark
-//! token does the same). The recheck looks at the core's own queues only: work
-//! pushed to another core's queue is that core's to run and notifies it.
-//! The loom model `loom_models::wake_vs_idle` checks this exact code.
+//! Why no wake-up is lost, in every sleep episode: the core's
+//! `swap(SLEEPING)` and each waker's `fetch_or` are RMWs of one word. If the
+//! waker's comes later, it reads `SLEEPING` (or `SLEEPING|NOTIFIED`, when
+//! another waker of this episode already sent the IPI) — an IPI for this
+//! episode is sent after the push, and since the recheck runs with
+//! interrupts off and `sti; hlt` is one step, it is either pending at the
+//! halt (ends it at once) or arrives during it. If the waker's comes
+//! earlier, the core's `swap(SLEEPING)` (Acquire) reads it or a later RMW of
+//! the release sequence it heads, so the push is visible to the recheck and
+//! the core does not halt. `NOTIFIED` is erased by the core's own next
+//! `swap` — it cannot outlive its episode, which was the executor-v1 bug
+//! (a separate `ipi_pending` flag set late, by a waker that had seen the
+//! previous episode, survived into the next one and suppressed its IPI). An
+//! IPI taken while the core is awake is simply gone; the models check with
+//! a platform where that is so (`loom_models.rs`).
 //!
 //! # Timers
 //!
-//! [`Executor::sleep`]/[`sleep_until`](Executor::sleep_until) return a pinned
-//! [`Sleep`] whose timer entry lives inside it and is linked into an
-//! intrusive, sorted list of the core that first polls it (no allocation to
-//! arm). [`Executor::on_timer_tick`] (the kernel's timer interrupt, every
-//! core) unlinks everything due and takes the wakers out under the list's
-//! lock, then wakes them after releasing it: the tick never allocates, frees
-//! or runs a waker under a lock. State machine and invariants: `timer.rs`.
-//! [`Executor::timeout`]/[`timeout_at`](Executor::timeout_at) race a future
-//! against such a timer ([`Timeout`], `Err(`[`Elapsed`]`)` if the deadline
-//! comes first).
+//! [`Executor::sleep`]/[`sleep_until`](Executor::sleep_until) arm an
+//! intrusive timer entry that lives inside the [`Sleep`] future, on the list
+//! of the core that first polls it; [`Executor::on_timer_tick`] (the kernel's
+//! timer interrupt, every core) unlinks what is due under the list's lock and
+//! wakes it after releasing the lock: the tick never allocates, frees or runs
+//! a waker under a lock (`timer.rs`). [`Executor::timeout`] races a future
+//! against a deadline.
 //!
 //! # Counters ([`CoreStats`])
 //!
 //! `polls`: every poll. `tasks_run`: distinct tasks polled on this core (a task
-//! counts once per run of consecutive polls on this core: each task remembers
-//! the last core that polled it, and a poll on a different core counts).
-//! `yields`: [`yield_now`] calls. `wakes_local`/`wakes_remote`: effective
-//! wakes (the ones that set `QUEUED`; coalesced wakes are not counted), on the
-//! task's home core, split by whether the waker ran on that core. `steals`:
-//! tasks this core took by stealing. `migrations`: tasks moved *to* this core
-//! by `balance_load`. `idle_halts`: halts entered. `resched_requested`:
-//! `wake_core` calls targeting this core. `queue_full`: pushes that found the
-//! queue full (must stay 0).
+//! counts once per run of consecutive polls on this core). `yields`:
+//! [`yield_now`] calls. `wakes_local`/`wakes_remote`: effective wakes (the
+//! ones that set `QUEUED`; coalesced wakes are not counted) of tasks homed on
+//! this core, split by whether the waker ran on that core; a wake during the
+//! task's own poll (a yield) counts as local. `steals`: tasks this core took
+//! by stealing. `migrations`: tasks moved *to* this core by `balance_load`.
+//! `idle_halts`: halts entered. `resched_requested`: `wake_core` calls
+//! targeting this core. `lifo_polls`: polls of a task taken from the LIFO
+//! slot.
+//!
+//! [ADR 0002]: ../../docs/adr/0002-executor-run-queues.md
 #![cfg_attr(not(any(test, feature = "host")), no_std)]
 
 extern crate alloc;
@@ -158,8 +178,10 @@ pub trait Platform: Send + Sync + 'static {
     fn current_core(&self) -> CoreId;
 
     /// Wakes `core` from its halt (x86_64: a RESCHEDULE IPI). The executor
-    /// calls it at most once per sleep episode of `core`, and only while
-    /// `core` has announced it is going to sleep.
+    /// calls it exactly once per sleep episode of `core` that has work pushed
+    /// to it, and only while `core` has announced it is going to sleep. It
+    /// may be taken while the core is already awake again (and be lost then):
+    /// the protocol does not rely on it surviving.
     fn wake_core(&self, core: CoreId);
 
     /// Monotonic time, in nanoseconds.
@@ -168,8 +190,8 @@ pub trait Platform: Send + Sync + 'static {
     /// The idle step: with interrupts disabled, run `still_idle()`; if it
     /// returns true, halt until an interrupt, re-enabling interrupts and
     /// halting as one step (`sti; hlt`); otherwise just re-enable interrupts
-    /// and return. A host parks the thread (an earlier `wake_core`'s unpark
-    /// token makes the park return at once).
+    /// and return. Only an interrupt still pending at the halt, or arriving
+    /// during it, ends it.
     fn halt_if(&self, still_idle: &mut dyn FnMut() -> bool);
 
     /// Runs `f` with this core's interrupts disabled (restoring the previous

@@ -79,8 +79,14 @@ fn idle_memory_is_small_per_core_and_linear_in_cores() {
          ({:.2} MiB), {per_core} B per core",
         sixty_four as f64 / (1024.0 * 1024.0)
     );
-    assert!(per_core < 64 * 1024, "{per_core} B per idle core (limit 64 KiB)");
-    assert!(sixty_four <= 4 << 20, "{sixty_four} B at 64 cores (limit 4 MiB)");
+    assert!(
+        per_core < 64 * 1024,
+        "{per_core} B per idle core (limit 64 KiB)"
+    );
+    assert!(
+        sixty_four <= 4 << 20,
+        "{sixty_four} B at 64 cores (limit 4 MiB)"
+    );
     // Linear in cores: no term that scales with a task limit.
     assert!(eight <= one + 7 * per_core + 4096, "{eight} B at 8 cores");
 }
