@@ -97,6 +97,13 @@
 //! by `balance_load`. `idle_halts`: halts entered. `resched_requested`:
 //! `wake_core` calls targeting this core. `queue_full`: pushes that found the
 //! queue full (must stay 0).
+//!
+//! # Primitives for services
+//!
+//! [`sync`]: wait queues, wait cells, mutexes, semaphores (from
+//! `maitake-sync`) and one-shot / bounded MPSC channels (ours), generic over
+//! the raw lock so the kernel plugs in an IRQ-safe one; interrupt handlers may
+//! signal them.
 #![cfg_attr(not(any(test, feature = "host")), no_std)]
 
 extern crate alloc;
@@ -107,6 +114,8 @@ mod queue;
 mod sched;
 mod task;
 mod timer;
+
+pub mod sync;
 
 #[cfg(any(test, feature = "host"))]
 pub mod host;
