@@ -63,6 +63,11 @@
 //! Waking itself is safe there because the executor's wakers never allocate,
 //! free, block or panic (crate docs).
 
+pub mod oneshot;
+
+#[cfg(all(test, not(loom)))]
+mod tests;
+
 pub use maitake_sync::blocking::{ConstInit, DefaultMutex, RawMutex, ScopedRawMutex};
 pub use maitake_sync::mutex::Lock as MutexLock;
 pub use maitake_sync::spin::Spinlock;
