@@ -63,6 +63,7 @@
 //! Waking itself is safe there because the executor's wakers never allocate,
 //! free, block or panic (crate docs).
 
+pub mod mpsc;
 pub mod oneshot;
 
 #[cfg(all(test, not(loom)))]

@@ -1,4 +1,4 @@
-//! Host tests of the hand-written primitives (`oneshot`): single
+//! Host tests of the hand-written primitives (`oneshot`, `mpsc`): single
 //! threaded with a counting waker for the exact wake-ups, and std threads
 //! for the cross-core paths. The loom models are in `loom_sync.rs`.
 
@@ -11,8 +11,10 @@ use std::{
     },
     task::{Context, Poll, Wake, Waker},
     thread,
+    vec::Vec,
 };
 
+use super::mpsc::{self, SendError, TryRecvError, TrySendError};
 use super::oneshot::{self, RecvError};
 use crate::host::block_on;
 
@@ -148,4 +150,208 @@ fn oneshot_across_threads() {
         assert_eq!(block_on(rx), Ok(round));
         assert_eq!(sender.join().unwrap(), Ok(()));
     }
+}
+
+// ---------------------------------------------------------------- mpsc
+
+#[test]
+fn mpsc_fifo_capacity_and_full() {
+    let (tx, mut rx) = mpsc::channel(3);
+    assert_eq!(tx.capacity(), 3);
+    for i in 0..3 {
+        tx.try_send(i).unwrap();
+    }
+    assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
+    assert_eq!(rx.try_recv(), Ok(0));
+    tx.try_send(3).unwrap();
+    assert_eq!(
+        (0..3).map(|_| rx.try_recv().unwrap()).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+}
+
+#[test]
+#[should_panic(expected = "capacity must be at least 1")]
+fn mpsc_zero_capacity_panics() {
+    let _ = mpsc::channel::<u8>(0);
+}
+
+#[test]
+fn mpsc_recv_none_only_after_every_sender_is_gone_and_drained() {
+    let (tx, mut rx) = mpsc::channel(4);
+    let tx2 = tx.clone();
+    tx.try_send(1).unwrap();
+    drop(tx);
+    tx2.try_send(2).unwrap();
+    let (count, waker) = counting_waker();
+    assert_eq!(poll_once(pin!(rx.recv()), &waker), Poll::Ready(Some(1)));
+    assert_eq!(poll_once(pin!(rx.recv()), &waker), Poll::Ready(Some(2)));
+    {
+        let mut recv = pin!(rx.recv());
+        assert_eq!(poll_once(recv.as_mut(), &waker), Poll::Pending);
+        drop(tx2);
+        assert_eq!(
+            wakes(&count),
+            1,
+            "the last sender's drop wakes the receiver"
+        );
+        assert_eq!(poll_once(recv, &waker), Poll::Ready(None));
+    }
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+}
+
+#[test]
+fn mpsc_waiting_receiver_is_woken_by_try_send() {
+    let (tx, mut rx) = mpsc::channel(1);
+    let (count, waker) = counting_waker();
+    let mut recv = pin!(rx.recv());
+    assert_eq!(poll_once(recv.as_mut(), &waker), Poll::Pending);
+    tx.try_send(7).unwrap();
+    assert_eq!(wakes(&count), 1);
+    assert_eq!(poll_once(recv, &waker), Poll::Ready(Some(7)));
+}
+
+#[test]
+fn mpsc_full_sender_waits_and_a_receive_wakes_it() {
+    let (tx, mut rx) = mpsc::channel(1);
+    tx.try_send(1).unwrap();
+    let (count, waker) = counting_waker();
+    let mut send = pin!(tx.send(2));
+    assert_eq!(poll_once(send.as_mut(), &waker), Poll::Pending, "full");
+    assert_eq!(wakes(&count), 0);
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(wakes(&count), 1, "the receive woke the waiting sender");
+    assert_eq!(poll_once(send, &waker), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn mpsc_waiting_senders_are_served_in_order() {
+    let (tx, mut rx) = mpsc::channel(1);
+    tx.try_send(0).unwrap();
+    let (first_count, first_waker) = counting_waker();
+    let (second_count, second_waker) = counting_waker();
+    let mut first = pin!(tx.send(1));
+    let mut second = pin!(tx.send(2));
+    assert!(poll_once(first.as_mut(), &first_waker).is_pending());
+    assert!(poll_once(second.as_mut(), &second_waker).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!((wakes(&first_count), wakes(&second_count)), (1, 0));
+    assert_eq!(poll_once(first, &first_waker), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(wakes(&second_count), 1);
+    assert_eq!(poll_once(second, &second_waker), Poll::Ready(Ok(())));
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn mpsc_cancelled_woken_sender_passes_the_wake_up_on() {
+    let (tx, mut rx) = mpsc::channel(1);
+    tx.try_send(0).unwrap();
+    let (first_count, first_waker) = counting_waker();
+    let (second_count, second_waker) = counting_waker();
+    let mut second = Box::pin(tx.send(2));
+    {
+        let mut first = Box::pin(tx.send(1));
+        assert!(poll_once(first.as_mut(), &first_waker).is_pending());
+        assert!(poll_once(second.as_mut(), &second_waker).is_pending());
+        assert_eq!(rx.try_recv(), Ok(0));
+        assert_eq!(wakes(&first_count), 1);
+        // `first` is dropped here without using its wake-up.
+    }
+    assert_eq!(wakes(&second_count), 1, "the wake-up moved on to `second`");
+    assert_eq!(
+        poll_once(second.as_mut(), &second_waker),
+        Poll::Ready(Ok(()))
+    );
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[test]
+fn mpsc_receiver_drop_fails_sends_and_wakes_waiting_senders_with_their_values() {
+    let (tx, rx) = mpsc::channel(1);
+    tx.try_send(1).unwrap();
+    let (count, waker) = counting_waker();
+    let mut send = pin!(tx.send(2));
+    assert!(poll_once(send.as_mut(), &waker).is_pending());
+    drop(rx);
+    assert_eq!(wakes(&count), 1);
+    assert_eq!(poll_once(send, &waker), Poll::Ready(Err(SendError(2))));
+    assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+    assert!(tx.is_closed());
+    assert_eq!(block_on(tx.send(4)), Err(SendError(4)));
+}
+
+#[test]
+fn mpsc_close_keeps_queued_values_receivable() {
+    let (tx, mut rx) = mpsc::channel(2);
+    tx.try_send(1).unwrap();
+    rx.close();
+    assert_eq!(tx.try_send(2), Err(TrySendError::Closed(2)));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    assert_eq!(block_on(rx.recv()), None);
+}
+
+#[test]
+fn mpsc_values_dropped_exactly_once() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (tx, mut rx) = mpsc::channel(4);
+    for _ in 0..3 {
+        tx.try_send(DropCounter(Arc::clone(&dropped))).unwrap();
+    }
+    let received = rx.try_recv().unwrap();
+    drop(rx); // drops the two still queued
+    assert_eq!(dropped.load(Ordering::SeqCst), 2);
+    let refused = tx
+        .try_send(DropCounter(Arc::clone(&dropped)))
+        .unwrap_err()
+        .into_inner();
+    assert_eq!(dropped.load(Ordering::SeqCst), 2);
+    drop((received, refused, tx));
+    assert_eq!(dropped.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn mpsc_many_senders_across_threads_no_loss_no_duplicate_per_sender_fifo() {
+    const SENDERS: u32 = 4;
+    const EACH: u32 = 2000;
+    let (tx, mut rx) = mpsc::channel(3);
+    let producers: Vec<_> = (0..SENDERS)
+        .map(|id| {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                block_on(async {
+                    for seq in 0..EACH {
+                        if seq % 7 == 0 {
+                            // Mix the IRQ-style path in: spin on try_send.
+                            let mut value = (id, seq);
+                            while let Err(TrySendError::Full(back)) = tx.try_send(value) {
+                                value = back;
+                                thread::yield_now();
+                            }
+                        } else {
+                            tx.send((id, seq)).await.unwrap();
+                        }
+                    }
+                });
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut next = [0_u32; SENDERS as usize];
+    let mut total = 0;
+    block_on(async {
+        while let Some((id, seq)) = rx.recv().await {
+            assert_eq!(seq, next[id as usize], "sender {id} out of order");
+            next[id as usize] += 1;
+            total += 1;
+        }
+    });
+    for producer in producers {
+        producer.join().unwrap();
+    }
+    assert_eq!(total, SENDERS * EACH);
+    assert!(next.iter().all(|&n| n == EACH));
 }
