@@ -66,8 +66,19 @@
 pub mod mpsc;
 pub mod oneshot;
 
+#[cfg(all(test, loom))]
+mod loom_sync;
 #[cfg(all(test, not(loom)))]
 mod tests;
+
+#[cfg(not(all(test, loom)))]
+use alloc::sync::Arc;
+/// The channels' shared blocks are reference counted with loom's `Arc` in
+/// the loom models, so the count's happens-before edges (the last handle
+/// frees the block) are modelled too. (The executor's loom shim,
+/// `crate::loom`, has no `Arc`.)
+#[cfg(all(test, loom))]
+use loom::sync::Arc;
 
 pub use maitake_sync::blocking::{ConstInit, DefaultMutex, RawMutex, ScopedRawMutex};
 pub use maitake_sync::mutex::Lock as MutexLock;

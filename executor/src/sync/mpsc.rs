@@ -44,10 +44,11 @@
 //!   back to its sender. A sender's values enter the ring in the order it
 //!   sent them and leave in ring order (per-sender FIFO).
 //! - No lost wake-up, either way:
-//!   - receiver: it registers in the `WaitCell`, then looks at the ring
-//!     again; a sender pushes (under the lock), *then* wakes the cell. So
-//!     either the second look sees the value, or the wake finds the waker
-//!     (or races the registration, which the `WaitCell` reports as a wake).
+//!   - receiver: a sender pushes (under the lock), *then* wakes the cell; the
+//!     receiver looks at the ring, *then* polls the cell. A wake that finds
+//!     no registered waker is stored in the cell (as is one racing the
+//!     registration), so that poll returns `Ready` and the receiver looks
+//!     again instead of sleeping.
 //!   - full-channel sender: `WaitQueue::wait_for_value` subscribes to the
 //!     queue *before* trying the push; a receive pops, *then* wakes one
 //!     subscriber (or stores the wake-up if none is queued yet). A woken
@@ -68,8 +69,8 @@
 //!
 //! The loom models are in `sync/loom_sync.rs`.
 
+use super::Arc;
 use alloc::collections::VecDeque;
-use alloc::sync::Arc;
 use core::fmt;
 use core::future::poll_fn;
 use core::task::{Context, Poll};
@@ -77,6 +78,8 @@ use core::task::{Context, Poll};
 use maitake_sync::blocking::{DefaultMutex, Mutex as BlockingMutex, ScopedRawMutex};
 use maitake_sync::wait_cell::PollWaitError;
 use maitake_sync::{WaitCell, WaitQueue};
+
+use crate::loom::spin_loop;
 
 #[cfg(doc)]
 use maitake_sync::blocking::RawMutex;
@@ -358,17 +361,16 @@ impl<T, L: ScopedRawMutex> Receiver<T, L> {
                 Err(TryRecvError::Empty) => {}
             }
             match self.chan.rx_waiter.poll_wait(cx) {
-                // Registered; a value may have arrived between the look
-                // above and the registration: look once more.
-                Poll::Pending => {
-                    return match self.chan.try_pop() {
-                        Ok(value) => Poll::Ready(Some(value)),
-                        Err(TryRecvError::Disconnected) => Poll::Ready(None),
-                        Err(TryRecvError::Empty) => Poll::Pending,
-                    };
-                }
-                // Woken (stored, or racing the registration): look again.
-                Poll::Ready(Ok(())) => {}
+                // Registered. A push between the look above and the
+                // registration would have made `poll_wait` return `Ready`
+                // (the cell stores a wake-up that finds no waker).
+                Poll::Pending => return Poll::Pending,
+                // A wake-up was stored, or a waker on another CPU is between
+                // its two steps (`WaitCell` reports that as a wake too): look
+                // again. The pause is for the second case, where the loop
+                // waits for that CPU; under loom it is a yield, which tells
+                // the model checker this thread needs another one to move.
+                Poll::Ready(Ok(())) => spin_loop(),
                 // Only the cell's own drop closes it, and we hold the block.
                 Poll::Ready(Err(PollWaitError::Closed)) => {
                     unreachable!("mpsc receiver WaitCell closed while the receiver lives")

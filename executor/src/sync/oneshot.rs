@@ -52,10 +52,11 @@
 //! - Publishing is `Release` (the value write happens-before the `VALUE`
 //!   bit); the receiver reads the slot only after an `Acquire` load that saw
 //!   `VALUE`.
-//! - No lost wake-up: the receiver registers its waker, *then* re-reads the
-//!   state; the sender sets the state, *then* wakes. If the receiver's re-read
-//!   missed the state change, the sender's wake found the registered waker
-//!   (or, mid-registration, the `WaitCell` reports the wake to the poll).
+//! - No lost wake-up: the sender publishes, *then* wakes the `WaitCell`; the
+//!   receiver reads the state, *then* polls the cell. A wake that finds no
+//!   registered waker is stored in the cell (as is one racing the
+//!   registration), so the receiver's poll returns `Ready` and it reads the
+//!   state again instead of sleeping.
 //!
 //! # Interrupt handlers
 //!
@@ -68,7 +69,7 @@
 //!
 //! The loom models are in `sync/loom_sync.rs`.
 
-use alloc::sync::Arc;
+use super::Arc;
 use core::fmt;
 use core::future::Future;
 use core::mem::MaybeUninit;
@@ -78,7 +79,7 @@ use core::task::{Context, Poll};
 use maitake_sync::WaitCell;
 use maitake_sync::wait_cell::PollWaitError;
 
-use crate::loom::{AtomicU8, Ordering, UnsafeCell};
+use crate::loom::{AtomicU8, Ordering, UnsafeCell, spin_loop};
 
 /// The sender has written the slot and published it.
 const VALUE: u8 = 0b001;
@@ -269,16 +270,16 @@ impl<T> Future for Receiver<T> {
                 return Poll::Ready(result);
             }
             match this.inner.rx_waiter.poll_wait(cx) {
-                // Registered: look once more, a send may have come between
-                // the check above and the registration.
-                Poll::Pending => {
-                    return match this.check() {
-                        Some(result) => Poll::Ready(result),
-                        None => Poll::Pending,
-                    };
-                }
-                // A wake-up was stored or raced the registration: look again.
-                Poll::Ready(Ok(())) => {}
+                // Registered. A send between the check above and the
+                // registration would have made `poll_wait` return `Ready`
+                // (the cell stores a wake-up that finds no waker).
+                Poll::Pending => return Poll::Pending,
+                // A wake-up was stored, or a waker on another CPU is between
+                // its two steps (`WaitCell` reports that as a wake too): look
+                // again. The pause is for the second case, where the loop
+                // waits for that CPU; under loom it is a yield, which tells
+                // the model checker this thread needs another one to move.
+                Poll::Ready(Ok(())) => spin_loop(),
                 // Only the cell's own drop closes it, and we hold the block.
                 Poll::Ready(Err(PollWaitError::Closed)) => {
                     unreachable!("oneshot WaitCell closed while the receiver lives")
