@@ -80,6 +80,7 @@ use alloc::sync::Arc;
 #[cfg(all(test, loom))]
 use loom::sync::Arc;
 
+pub use maitake_sync::blocking;
 pub use maitake_sync::blocking::{ConstInit, DefaultMutex, RawMutex, ScopedRawMutex};
 pub use maitake_sync::mutex::Lock as MutexLock;
 pub use maitake_sync::spin::Spinlock;

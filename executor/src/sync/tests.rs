@@ -251,9 +251,9 @@ fn mpsc_cancelled_woken_sender_passes_the_wake_up_on() {
     tx.try_send(0).unwrap();
     let (first_count, first_waker) = counting_waker();
     let (second_count, second_waker) = counting_waker();
-    let mut second = Box::pin(tx.send(2));
+    let mut second = pin!(tx.send(2));
     {
-        let mut first = Box::pin(tx.send(1));
+        let mut first = pin!(tx.send(1));
         assert!(poll_once(first.as_mut(), &first_waker).is_pending());
         assert!(poll_once(second.as_mut(), &second_waker).is_pending());
         assert_eq!(rx.try_recv(), Ok(0));
