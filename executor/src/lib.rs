@@ -122,6 +122,13 @@
 //! targeting this core. `lifo_polls`: polls of a task taken from the LIFO
 //! slot.
 //!
+//! # Primitives for services
+//!
+//! [`sync`]: wait queues, wait cells, mutexes, semaphores (from
+//! `maitake-sync`) and one-shot / bounded MPSC channels (ours), generic over
+//! the raw lock so the kernel plugs in an IRQ-safe one; interrupt handlers may
+//! signal them.
+//!
 //! [ADR 0002]: ../../docs/adr/0002-executor-run-queues.md
 #![cfg_attr(not(any(test, feature = "host")), no_std)]
 
@@ -133,6 +140,8 @@ mod pad;
 mod sched;
 mod task;
 mod timer;
+
+pub mod sync;
 
 #[cfg(any(test, feature = "host"))]
 pub mod host;

@@ -26,12 +26,10 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::future::poll_fn;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use core::task::Poll;
 
 use executor::{CoreId, Executor, Platform, Priority, yield_now};
-use futures_util::task::AtomicWaker;
+use kernel::sync::WaitCell;
 
 use super::{IPI_SETTLE_NS, KernelPlatform};
 use crate::arch::x86_64::tsc;
@@ -156,30 +154,27 @@ async fn yield_sample() -> u64 {
     (tsc::read() - start) / YIELDS
 }
 
-/// Whose turn it is (0: the driver, 1: the partner) and each side's waker.
+/// Whose turn it is (0: the driver, 1: the partner) and a [`WaitCell`] per
+/// side, where that side waits for its turn.
 struct Turn {
     turn: AtomicU32,
-    wakers: [AtomicWaker; 2],
+    cells: [WaitCell; 2],
 }
 
 impl Turn {
-    /// Waits until it is `side`'s turn.
+    /// Waits until it is `side`'s turn (`wait_for` subscribes before it
+    /// checks, so a `pass` in between is not lost).
     async fn wait(&self, side: u32) {
-        poll_fn(|cx| {
-            self.wakers[side as usize].register(cx.waker());
-            if self.turn.load(Ordering::Acquire) == side {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
+        self.cells[side as usize]
+            .wait_for(|| self.turn.load(Ordering::Acquire) == side)
+            .await
+            .expect("a turn's cells are never closed");
     }
 
     /// Hands the turn to `to` and wakes it.
     fn pass(&self, to: u32) {
         self.turn.store(to, Ordering::Release);
-        self.wakers[to as usize].wake();
+        self.cells[to as usize].wake();
     }
 }
 
@@ -188,7 +183,7 @@ impl Turn {
 async fn ping_pong(executor: Exec, partner_core: CoreId, round_trips: u64) -> u64 {
     let turn = Arc::new(Turn {
         turn: AtomicU32::new(0),
-        wakers: [AtomicWaker::new(), AtomicWaker::new()],
+        cells: [WaitCell::new(), WaitCell::new()],
     });
     let theirs = Arc::clone(&turn);
     let partner = executor.spawn_pinned(partner_core, Priority::Normal, async move {

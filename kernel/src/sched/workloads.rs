@@ -10,14 +10,12 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::future::poll_fn;
 use core::sync::atomic::{AtomicU32, Ordering};
-use core::task::Poll;
 
 use executor::{CoreId, Executor, Priority, yield_now};
-use futures_util::task::AtomicWaker;
 use kernel::cmdline::Workload;
 use kernel::config::SCHED_HZ;
+use kernel::sync::{WaitCell, mpsc};
 
 use super::{KernelPlatform, tasks};
 use crate::time;
@@ -106,44 +104,41 @@ async fn sleepers(executor: Exec) {
 /// Round trips per ping-pong pair.
 const ROUND_TRIPS: u32 = 500;
 
-/// What one pair shares: whose turn it is (0 = ping, 1 = pong) and each
-/// side's waker.
+/// What one pair shares: whose turn it is (0 = ping, 1 = pong) and a
+/// [`WaitCell`] per side, where that side waits for its turn.
 struct Court {
     turn: AtomicU32,
-    wakers: [AtomicWaker; 2],
+    cells: [WaitCell; 2],
 }
 
 impl Court {
-    /// Waits until it is `side`'s turn.
+    /// Waits until it is `side`'s turn. (`wait_for` subscribes to the cell
+    /// before it checks, so a `pass` in between is not lost.)
     async fn wait_turn(&self, side: u32) {
-        poll_fn(|cx| {
-            self.wakers[side as usize].register(cx.waker());
-            if self.turn.load(Ordering::Acquire) == side {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
+        self.cells[side as usize]
+            .wait_for(|| self.turn.load(Ordering::Acquire) == side)
+            .await
+            .expect("a court's cells are never closed");
     }
 
     /// Hands the turn to the other side and wakes it.
     fn pass(&self, to: u32) {
         self.turn.store(to, Ordering::Release);
-        self.wakers[to as usize].wake();
+        self.cells[to as usize].wake();
     }
 }
 
-/// Pairs of tasks on different cores bounce a turn between them; prints
-/// `[PINGPONG]` when every pair has completed its round trips.
+/// Pairs of tasks on different cores bounce a turn between them; each ping
+/// task reports its round trips through an `mpsc` channel; prints
+/// `[PINGPONG]` when every pair has reported.
 async fn ping_pong(executor: Exec) {
     let cores = executor.cores() as u32;
     let pairs = (cores / 2).max(1);
-    let mut pings = Vec::new();
+    let (done_tx, mut done_rx) = mpsc::channel::<u32>(pairs as usize);
     for pair in 0..pairs {
         let court = Arc::new(Court {
             turn: AtomicU32::new(0),
-            wakers: [AtomicWaker::new(), AtomicWaker::new()],
+            cells: [WaitCell::new(), WaitCell::new()],
         });
         let (ping_core, pong_core) = (CoreId(2 * pair % cores), CoreId((2 * pair + 1) % cores));
         let pong_court = Arc::clone(&court);
@@ -155,23 +150,28 @@ async fn ping_pong(executor: Exec) {
                 }
             })
             .detach();
-        pings.push(
-            executor.spawn_pinned(ping_core, Priority::Normal, async move {
+        let done_tx = done_tx.clone();
+        executor
+            .spawn_pinned(ping_core, Priority::Normal, async move {
                 let mut done = 0;
                 for _ in 0..ROUND_TRIPS {
                     court.pass(1);
                     court.wait_turn(0).await;
                     done += 1;
                 }
-                done
-            }),
-        );
+                done_tx
+                    .send(done)
+                    .await
+                    .expect("the reporter waits for every pair");
+            })
+            .detach();
     }
+    // Only the ping tasks hold senders now: `recv` ends after the last one.
+    drop(done_tx);
+    // A pair that never reports leaves `round_trips` short of `expected`.
     let mut round_trips = 0;
-    for ping in pings {
-        // A cancelled pair counts no round trips: the host check compares
-        // `round_trips` with `expected`.
-        round_trips += ping.await.unwrap_or(0);
+    while let Some(done) = done_rx.recv().await {
+        round_trips += done;
     }
     crate::report!(
         "[PINGPONG] pairs={pairs} round_trips={round_trips} expected={}",

@@ -98,12 +98,12 @@ pub fn set_interrupt_control(
 }
 
 /// Disables interrupts when created and restores the saved state when dropped.
-struct IrqRestore {
+pub(super) struct IrqRestore {
     saved: Option<(&'static dyn InterruptControl, SavedIrqState)>,
 }
 
 impl IrqRestore {
-    fn save_and_disable() -> Self {
+    pub(super) fn save_and_disable() -> Self {
         let saved = INTERRUPT_CONTROL
             .get()
             .map(|&control| (control, control.save_and_disable()));

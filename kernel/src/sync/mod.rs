@@ -12,6 +12,10 @@
 //!   two locks of one rank safely.
 //! - Guards are `!Send`: they stay on the CPU that locked, and cannot be held
 //!   across an `.await` in a `Send` future.
+//! - [`IrqRawMutex`]: the same discipline as a guard-less raw lock
+//!   (`mutex_traits::RawMutex`), for `executor::sync`'s async primitives;
+//!   [`primitives`] names them with it: [`WaitQueue`], [`WaitCell`],
+//!   [`Mutex`], [`RwLock`], [`Semaphore`], [`oneshot`], [`mpsc`].
 //!
 //! # Hooks the kernel installs
 //!
@@ -35,7 +39,9 @@
 
 pub mod irq;
 pub(crate) mod loom;
+pub mod primitives;
 pub mod rank;
+pub mod raw_mutex;
 pub mod spin;
 
 #[cfg(all(test, loom))]
@@ -47,5 +53,9 @@ pub use irq::{
     InterruptControl, IrqSpinLock, IrqSpinLockGuard, IrqSpinLockPairGuard, SavedIrqState,
     set_interrupt_control,
 };
+pub use primitives::{
+    Closed, Mutex, MutexGuard, RwLock, Semaphore, WaitCell, WaitQueue, WaitResult, mpsc, oneshot,
+};
 pub use rank::{AlreadyInstalled, HeldRanks, HeldRanksHook, LockRank, set_held_ranks_hook};
+pub use raw_mutex::IrqRawMutex;
 pub use spin::{MAX_BACKOFF_SPINS, SpinLock, SpinLockGuard};

@@ -40,6 +40,7 @@
 //! |   18 | [`LockRank::PIT`]           | the PIT during clock calibration           | irq    |
 //! |   20 | [`LockRank::TIMERS`]        | sleep / timer queues (timer interrupt)     | irq    |
 //! |   24 | [`LockRank::RUNQUEUE`]      | per-CPU run queues (wakers, IPIs)          | irq    |
+//! |   26 | [`LockRank::WAIT_LIST`]     | wait lists of the async primitives         | irq    |
 //! |   28 | [`LockRank::STATS`]         | statistics tables                          | irq    |
 //! |   30 | [`LockRank::CONSOLE`]       | serial console / logger — innermost        | irq    |
 //!
@@ -51,6 +52,10 @@
 //!   interrupt handler must not allocate), which is why `HEAP` is below them;
 //! - the timer interrupt walks its queue and wakes tasks: `TIMERS` <
 //!   `RUNQUEUE`; IPC delivery wakes the receiver: `IPC` < `RUNQUEUE`;
+//! - the async primitives' wait lists (`IrqRawMutex`, default rank) are held
+//!   only to link or unlink a waiter or to move a value: nothing else is taken
+//!   under them and no waker runs under them, so they sit high, and an
+//!   interrupt handler holding `TIMERS` or `RUNQUEUE` may still signal one;
 //! - every lock holder may log, and logging takes the console lock, so
 //!   `CONSOLE` is the highest rank: code holding it takes no other lock (and
 //!   does not allocate).
@@ -105,6 +110,10 @@ impl LockRank {
     /// Per-CPU run queues, taken by wakers and the reschedule IPI (IRQ-safe
     /// lock). Two run queues are held together only via `lock_two`.
     pub const RUNQUEUE: Self = Self::new(24);
+    /// Wait lists and channel rings of the async primitives
+    /// (`executor::sync` over [`IrqRawMutex`](super::IrqRawMutex)): held only
+    /// to link or unlink a waiter or move a value, never while a waker runs.
+    pub const WAIT_LIST: Self = Self::new(26);
     /// Statistics tables (IRQ-safe lock).
     pub const STATS: Self = Self::new(28);
     /// The serial console and logger: the innermost lock. Everything may log,
@@ -112,7 +121,7 @@ impl LockRank {
     pub const CONSOLE: Self = Self::new(30);
 
     /// The named ranks, lowest first (used for `Debug` output).
-    const NAMED: [(Self, &'static str); 9] = [
+    const NAMED: [(Self, &'static str); 10] = [
         (Self::IPC, "IPC"),
         (Self::PAGE_TABLES, "PAGE_TABLES"),
         (Self::FRAMES, "FRAMES"),
@@ -120,6 +129,7 @@ impl LockRank {
         (Self::PIT, "PIT"),
         (Self::TIMERS, "TIMERS"),
         (Self::RUNQUEUE, "RUNQUEUE"),
+        (Self::WAIT_LIST, "WAIT_LIST"),
         (Self::STATS, "STATS"),
         (Self::CONSOLE, "CONSOLE"),
     ];

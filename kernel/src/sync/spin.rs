@@ -181,7 +181,8 @@ impl<T> SpinLock<T> {
     }
 
     /// Spins until the lock word goes from `false` to `true` under our hands.
-    fn acquire(&self) {
+    /// (No rank bookkeeping: for the raw mutex, which does its own.)
+    pub(super) fn acquire(&self) {
         let mut backoff = 1;
         while !self.try_acquire() {
             // Test before test-and-set: wait with plain loads until it looks free.
@@ -195,10 +196,18 @@ impl<T> SpinLock<T> {
     }
 
     /// One attempt at setting the lock word.
-    fn try_acquire(&self) -> bool {
+    pub(super) fn try_acquire(&self) -> bool {
         self.locked
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
+    }
+}
+
+impl SpinLock<()> {
+    /// Clears the lock word (`Release`), for the raw mutex, which has no
+    /// guard. The caller must hold the lock and have released its rank.
+    pub(super) fn release_raw(&self) {
+        self.locked.store(false, Ordering::Release);
     }
 }
 

@@ -647,3 +647,146 @@ fn irq_lock_counter_across_threads() {
     });
     assert_eq!(lock.into_inner(), THREADS * INCREMENTS);
 }
+
+// ---------------------------------------------------------------- IrqRawMutex
+
+use executor::sync::{RawMutex, blocking};
+
+/// Runs `future` to completion on this thread, parking between polls.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        thread::park();
+    }
+}
+
+#[test]
+fn raw_mutex_disables_ranks_then_unlocks_before_restoring() {
+    install_fakes();
+    let lock = IrqRawMutex::new();
+    assert_eq!(lock.rank(), LockRank::WAIT_LIST);
+    lock.lock();
+    assert!(lock.is_locked());
+    assert!(!IRQ_ENABLED.get(), "interrupts off while held");
+    expect_count(LockRank::WAIT_LIST, 1);
+    // SAFETY: this thread locked it just above.
+    unsafe { lock.unlock() };
+    assert!(!lock.is_locked());
+    assert!(IRQ_ENABLED.get(), "interrupts back on");
+    assert!(held().is_empty());
+    assert_eq!(
+        irq_log(),
+        [
+            IrqEvent::Save { were_enabled: true },
+            IrqEvent::Restore {
+                to_enabled: true,
+                watched_locked: None
+            },
+        ]
+    );
+}
+
+#[test]
+fn raw_mutex_try_lock_failure_restores_at_once() {
+    install_fakes();
+    let lock = IrqRawMutex::new();
+    lock.lock();
+    thread::scope(|s| {
+        s.spawn(|| {
+            install_fakes();
+            assert!(!lock.try_lock());
+            assert!(IRQ_ENABLED.get(), "failed try_lock left interrupts off");
+            assert!(held().is_empty());
+        })
+        .join()
+        .unwrap();
+    });
+    // SAFETY: this thread holds it.
+    unsafe { lock.unlock() };
+    assert!(lock.try_lock());
+    assert!(!IRQ_ENABLED.get());
+    // SAFETY: taken by the try_lock above.
+    unsafe { lock.unlock() };
+    assert!(IRQ_ENABLED.get());
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "acquiring a WAIT_LIST(26) lock while holding a CONSOLE(30) lock")]
+fn raw_mutex_checks_the_rank_order() {
+    install_fakes();
+    let console = IrqSpinLock::new(LockRank::CONSOLE, ());
+    let _c = console.lock();
+    IrqRawMutex::new().lock();
+}
+
+#[test]
+fn raw_mutex_excludes_across_threads() {
+    install_fakes();
+    const THREADS: u32 = 4;
+    const INCREMENTS: u32 = 10_000;
+    let counter = blocking::Mutex::new_with_raw_mutex(0_u32, IrqRawMutex::new());
+    thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                install_fakes();
+                for _ in 0..INCREMENTS {
+                    counter.with_lock(|n| *n += 1);
+                    assert!(IRQ_ENABLED.get());
+                }
+                assert!(held().is_empty());
+            });
+        }
+    });
+    assert_eq!(counter.into_inner(), THREADS * INCREMENTS);
+}
+
+/// The kernel's names for the async primitives, end to end on host threads
+/// (each a "CPU" with its own fake interrupt flag and rank books): no lock
+/// is left held, interrupts come back on, and the rank checker (debug
+/// builds) sees no nesting of wait-list locks.
+#[test]
+fn kernel_primitives_over_the_irq_raw_mutex() {
+    install_fakes();
+    let (tx, mut rx) = mpsc::channel::<u32>(2);
+    let queue = std::sync::Arc::new(WaitQueue::default());
+    let producer = {
+        let queue = std::sync::Arc::clone(&queue);
+        thread::spawn(move || {
+            install_fakes();
+            block_on(async {
+                for i in 0..100 {
+                    tx.send(i).await.unwrap();
+                }
+            });
+            queue.wake();
+            assert!(IRQ_ENABLED.get() && held().is_empty());
+        })
+    };
+    let received = block_on(async {
+        let mut all = Vec::new();
+        while let Some(value) = rx.recv().await {
+            all.push(value);
+        }
+        queue.wait().await.unwrap();
+        all
+    });
+    producer.join().unwrap();
+    assert_eq!(received, (0..100).collect::<Vec<_>>());
+    assert!(IRQ_ENABLED.get() && held().is_empty());
+
+    let (tx, rx) = oneshot::channel();
+    tx.send(5).unwrap();
+    assert_eq!(block_on(rx), Ok(5));
+}
