@@ -134,6 +134,7 @@
 
 extern crate alloc;
 
+mod ipi;
 mod join;
 mod loom;
 mod pad;
@@ -153,6 +154,7 @@ mod loom_timer;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
+pub use ipi::IpiLatch;
 pub use join::{JoinError, JoinHandle};
 pub use sched::{Executor, MAX_LIFO_POLLS, STEAL_BATCH, victim_order};
 pub use task::{YieldNow, yield_now};

@@ -56,12 +56,12 @@ impl Platform for KernelPlatform {
         let target = percpu::percpu_for(cpu);
         // One RESCHEDULE IPI in flight per CPU: a pending one makes the CPU
         // pass through its loop (and recheck its queues) anyway.
-        if target.resched_in_flight.swap(true, Ordering::AcqRel) {
+        if !target.resched_in_flight.try_claim() {
             return;
         }
         log::debug!(target: "SCHED", "send RESCHED IPI → core{cpu}");
         if let Err(error) = apic::send_ipi(target.apic_id(), vector::RESCHEDULE) {
-            target.resched_in_flight.store(false, Ordering::Release);
+            target.resched_in_flight.release_unsent();
             // Waking must not panic (it runs in interrupt handlers). The
             // core's next timer tick wakes it anyway, 10 ms later.
             log::error!(target: "SCHED", "RESCHED IPI to core{cpu} failed: {error:?}");

@@ -162,15 +162,11 @@ extern "x86-interrupt" fn reschedule_ipi(_frame: InterruptStackFrame) {
     in_interrupt(|this| {
         this.counters.ipi_received.fetch_add(1, Ordering::Relaxed);
         this.counters.resched_ipis.fetch_add(1, Ordering::Relaxed);
-        // This IPI has left the IRR: a waker may send the next one. A swap,
-        // not a store: a waker that found the flag still set skipped its own
-        // IPI and relies on this handler's core seeing its push. The swap
-        // reads that waker's `true` (Acquire) — its push happens-before
-        // everything this core does next, including the idle recheck — and,
-        // being a locked instruction, keeps the recheck's loads from passing
-        // this write (a plain store could sit in the store buffer while the
-        // recheck read the queue: x86 lets loads pass older stores).
-        this.resched_in_flight.swap(false, Ordering::AcqRel);
+        // This IPI has left the IRR: a waker may send the next one. The
+        // latch's release synchronizes with every waker that skipped its
+        // IPI meanwhile, so this core's idle recheck sees their pushes
+        // (`executor::IpiLatch`).
+        this.resched_in_flight.delivered();
         apic::eoi();
     });
 }

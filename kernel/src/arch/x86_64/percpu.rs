@@ -22,12 +22,13 @@
 //!   owning CPU, or a sender of an IPI, updates them.
 
 use core::arch::asm;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::GsBase;
 
 use crate::config::MAX_CPUS;
+use executor::IpiLatch;
 use kernel::sync::HeldRanks;
 
 /// Event counters of one CPU, printed in its `[STATS] cpu=K` line.
@@ -72,10 +73,11 @@ pub struct PerCpu {
     pub timer_started_ns: AtomicU64,
     /// TSC value of the next tick in TSC-deadline mode.
     pub next_tick_tsc: AtomicU64,
-    /// A RESCHEDULE IPI to this CPU is sent and its handler has not run yet.
-    /// Wakers send no second one meanwhile: it would merge with the first
-    /// (one IRR bit per vector) and the pending one wakes the CPU anyway.
-    pub resched_in_flight: AtomicBool,
+    /// A RESCHEDULE IPI to this CPU is sent and its handler has not run yet
+    /// (`executor::IpiLatch`, loom-checked with the idle protocol). Wakers
+    /// send no second one meanwhile: it would merge with the first (one IRR
+    /// bit per vector) and the pending one wakes the CPU anyway.
+    pub resched_in_flight: IpiLatch,
     /// A function the CPU's idle loop runs once (see `smp::run_on`); 0 = none.
     pub call: AtomicUsize,
     /// Event counters.
@@ -98,7 +100,7 @@ impl PerCpu {
             lapic_timer_hz: AtomicU64::new(0),
             timer_started_ns: AtomicU64::new(0),
             next_tick_tsc: AtomicU64::new(0),
-            resched_in_flight: AtomicBool::new(false),
+            resched_in_flight: IpiLatch::new(),
             call: AtomicUsize::new(0),
             counters: Counters {
                 ipi_sent: AtomicU64::new(0),
