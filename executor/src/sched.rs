@@ -910,8 +910,8 @@ impl<P: Platform> Executor<P> {
     }
 }
 
-/// `spin_loop` hints per idle spin round (a few hundred nanoseconds on
-/// current x86; the rounds are [`Config::idle_spin_rounds`]).
+/// `spin_loop` hints (`pause`) per idle spin round; the rounds are
+/// [`Config::idle_spin_rounds`] (its default's docs give the time).
 const SPIN_PER_ROUND: u32 = 64;
 
 /// The order in which core `me` of `cores` tries victims when it steals:
