@@ -48,8 +48,10 @@
 //!   per level. Stolen tasks are re-homed to the thief. Tasks spawned with
 //!   [`Executor::spawn_pinned`] are never stolen or migrated.
 //! - **Placement**, O(1) ([`Executor::place`]): the spawning core unless it
-//!   has more than [`Config::spawn_local_limit`] tasks queued, else the
-//!   shorter queue of two cores picked at random.
+//!   is overloaded (more than [`Config::spawn_local_limit`] tasks queued, and
+//!   that many more than a randomly picked other core, which then gets the
+//!   task); from a thread that is not a core, the shorter queue of two cores
+//!   picked at random.
 //! - **Balancing.** [`Executor::balance_load`] runs in core 0's loop (task
 //!   context, never the timer interrupt) every [`Config::balance_interval_ns`]:
 //!   it moves half the difference from the longest to the shortest queue
@@ -233,7 +235,8 @@ pub struct Config {
     /// Victims tried per steal round (default `usize::MAX`: every other core).
     pub steal_attempts: usize,
     /// [`Executor::spawn`] keeps a new task on the calling core while that
-    /// core has at most this many tasks queued ([`SPAWN_LOCAL_LIMIT`]).
+    /// core has at most this many tasks queued, or at most this many more
+    /// than a randomly picked other core ([`SPAWN_LOCAL_LIMIT`]).
     pub spawn_local_limit: usize,
     /// Rounds of spinning (each a short `spin_loop` burst followed by a look
     /// at the local queues and a steal attempt) before a core with no work
@@ -243,8 +246,8 @@ pub struct Config {
 
 /// Default [`Config::spawn_local_limit`]: a burst of spawns stays on the
 /// spawning core (cache-warm, no wake-up of another core) until it has this
-/// many tasks queued; beyond, placement spreads them ("two random choices"),
-/// and idle cores steal.
+/// many tasks queued, and this many more than a random other core; beyond,
+/// placement spreads them, and idle cores steal.
 pub const SPAWN_LOCAL_LIMIT: usize = 64;
 
 /// Default [`Config::idle_spin_rounds`]: 16 rounds of 64 `pause`s, each

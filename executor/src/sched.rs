@@ -372,28 +372,38 @@ impl<P: Platform> Executor<P> {
         unsafe { JoinHandle::new(join) }
     }
 
-    /// The placement rule, O(1): the calling core unless it has more than
-    /// [`Config::spawn_local_limit`] tasks queued, else the shorter queue of
-    /// two cores picked at random ("power of two choices").
+    /// The placement rule, O(1). From a core: that core, unless it is
+    /// *overloaded* — more than [`Config::spawn_local_limit`] tasks queued
+    /// and more than that many beyond a randomly picked other core — in
+    /// which case that other core. From a thread that is not a core: the
+    /// shorter queue of two cores picked at random ("power of two choices").
+    ///
+    /// Staying local keeps a spawner and what it spawns on one core (a task
+    /// and the task it talks to share caches and wake each other through the
+    /// LIFO slot); the relative test spreads a one-sided burst; idle cores
+    /// steal the rest.
     pub fn place(&self) -> usize {
         let n = self.cores.len();
-        let me = self.current_index();
-        if let Some(me) = me
-            && self.cores[me].len() <= self.config.spawn_local_limit
-        {
-            return me;
-        }
         if n == 1 {
             return 0;
         }
-        let r = match me {
-            Some(me) => self.cores[me].random(),
-            None => {
-                // Not a core (a host thread): a shared counter, hashed.
-                let x = self.rng.fetch_add(0x9E37_79B9, Relaxed);
-                x.wrapping_mul(0x85EB_CA6B) ^ (x >> 15)
+        let limit = self.config.spawn_local_limit;
+        if let Some(me) = self.current_index() {
+            let mine = self.cores[me].len();
+            if mine <= limit {
+                return me;
             }
-        };
+            let r = self.cores[me].random() as usize;
+            let other = (me + 1 + r % (n - 1)) % n;
+            return if mine <= self.cores[other].len() + limit {
+                me
+            } else {
+                other
+            };
+        }
+        // Not a core (a host thread): a shared counter, hashed.
+        let x = self.rng.fetch_add(0x9E37_79B9, Relaxed);
+        let r = x.wrapping_mul(0x85EB_CA6B) ^ (x >> 15);
         let a = (r as usize) % n;
         let b = ((r >> 16) as usize) % n;
         if self.cores[b].len() < self.cores[a].len() {
