@@ -26,11 +26,11 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use executor::{CoreId, Executor, Platform, Priority, yield_now};
-use kernel::sync::WaitCell;
 
+use super::turn::Turn;
 use super::{IPI_SETTLE_NS, KernelPlatform};
 use crate::arch::x86_64::tsc;
 use crate::{stats, time, verdict};
@@ -154,37 +154,11 @@ async fn yield_sample() -> u64 {
     (tsc::read() - start) / YIELDS
 }
 
-/// Whose turn it is (0: the driver, 1: the partner) and a [`WaitCell`] per
-/// side, where that side waits for its turn.
-struct Turn {
-    turn: AtomicU32,
-    cells: [WaitCell; 2],
-}
-
-impl Turn {
-    /// Waits until it is `side`'s turn (`wait_for` subscribes before it
-    /// checks, so a `pass` in between is not lost).
-    async fn wait(&self, side: u32) {
-        self.cells[side as usize]
-            .wait_for(|| self.turn.load(Ordering::Acquire) == side)
-            .await
-            .expect("a turn's cells are never closed");
-    }
-
-    /// Hands the turn to `to` and wakes it.
-    fn pass(&self, to: u32) {
-        self.turn.store(to, Ordering::Release);
-        self.cells[to as usize].wake();
-    }
-}
-
 /// The driver (core 0) and a partner pinned to `partner_core` bounce a turn
 /// `round_trips` times; returns cycles per round trip.
 async fn ping_pong(executor: Exec, partner_core: CoreId, round_trips: u64) -> u64 {
-    let turn = Arc::new(Turn {
-        turn: AtomicU32::new(0),
-        cells: [WaitCell::new(), WaitCell::new()],
-    });
+    // Side 0 is the driver, side 1 the partner.
+    let turn = Arc::new(Turn::new());
     let theirs = Arc::clone(&turn);
     let partner = executor.spawn_pinned(partner_core, Priority::Normal, async move {
         for _ in 0..round_trips {

@@ -11,6 +11,7 @@ mod bench;
 mod burst;
 mod platform;
 mod tasks;
+mod turn;
 mod workloads;
 
 use alloc::vec::Vec;

@@ -10,13 +10,13 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
 
 use executor::{CoreId, Executor, Priority, yield_now};
 use kernel::cmdline::Workload;
 use kernel::config::SCHED_HZ;
-use kernel::sync::{WaitCell, mpsc};
+use kernel::sync::mpsc;
 
+use super::turn::Turn;
 use super::{KernelPlatform, tasks};
 use crate::time;
 
@@ -104,30 +104,6 @@ async fn sleepers(executor: Exec) {
 /// Round trips per ping-pong pair.
 const ROUND_TRIPS: u32 = 500;
 
-/// What one pair shares: whose turn it is (0 = ping, 1 = pong) and a
-/// [`WaitCell`] per side, where that side waits for its turn.
-struct Court {
-    turn: AtomicU32,
-    cells: [WaitCell; 2],
-}
-
-impl Court {
-    /// Waits until it is `side`'s turn. (`wait_for` subscribes to the cell
-    /// before it checks, so a `pass` in between is not lost.)
-    async fn wait_turn(&self, side: u32) {
-        self.cells[side as usize]
-            .wait_for(|| self.turn.load(Ordering::Acquire) == side)
-            .await
-            .expect("a court's cells are never closed");
-    }
-
-    /// Hands the turn to the other side and wakes it.
-    fn pass(&self, to: u32) {
-        self.turn.store(to, Ordering::Release);
-        self.cells[to as usize].wake();
-    }
-}
-
 /// Pairs of tasks on different cores bounce a turn between them; each ping
 /// task reports its round trips through an `mpsc` channel; prints
 /// `[PINGPONG]` when every pair has reported.
@@ -136,16 +112,14 @@ async fn ping_pong(executor: Exec) {
     let pairs = (cores / 2).max(1);
     let (done_tx, mut done_rx) = mpsc::channel::<u32>(pairs as usize);
     for pair in 0..pairs {
-        let court = Arc::new(Court {
-            turn: AtomicU32::new(0),
-            cells: [WaitCell::new(), WaitCell::new()],
-        });
+        // Side 0 is ping, side 1 pong.
+        let court = Arc::new(Turn::new());
         let (ping_core, pong_core) = (CoreId(2 * pair % cores), CoreId((2 * pair + 1) % cores));
         let pong_court = Arc::clone(&court);
         executor
             .spawn_pinned(pong_core, Priority::Normal, async move {
                 for _ in 0..ROUND_TRIPS {
-                    pong_court.wait_turn(1).await;
+                    pong_court.wait(1).await;
                     pong_court.pass(0);
                 }
             })
@@ -156,7 +130,7 @@ async fn ping_pong(executor: Exec) {
                 let mut done = 0;
                 for _ in 0..ROUND_TRIPS {
                     court.pass(1);
-                    court.wait_turn(0).await;
+                    court.wait(0).await;
                     done += 1;
                 }
                 done_tx
