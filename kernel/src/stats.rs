@@ -35,8 +35,9 @@ pub fn cpus_online() -> usize {
 /// Prints the `[STATS]` block: a `total` line, then one line per online CPU.
 pub fn print() {
     crate::report!(
-        "[STATS] total cpus_online={} uptime_ms={}",
+        "[STATS] total cpus_online={} cpus_expected={} uptime_ms={}",
         cpus_online(),
+        smp::expected_real_cpus(),
         time::uptime_ms()
     );
     let now_ns = time::uptime_ns();

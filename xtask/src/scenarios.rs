@@ -40,9 +40,10 @@ pub enum Expect {
         /// Lower bound of `uptime_ms`.
         min_uptime_ms: u64,
     },
-    /// Every CPU came up: `[SMP] AP#k online` for k in 1..smp, a `[STATS] cpu=k`
-    /// line for k in 0..smp, and the IPI books balance (the sums of `ipi_sent`
-    /// and `ipi_received` over all CPUs are equal).
+    /// Every CPU came up: `[SMP] AP#k online` for k in 1..smp, the `[STATS]
+    /// total` line's `cpus_online` = `cpus_expected` = smp, a `[STATS] cpu=k`
+    /// line for k in 0..smp, and the IPI books balance (the sums of
+    /// `ipi_sent` and `ipi_received` over all CPUs are equal).
     EveryCpuAccountedFor,
     /// Every CPU's `ticks` is within −15 % / +5 % of `timer_ms × SCHED_HZ / 1000`.
     TicksMatchTimer,
@@ -469,6 +470,15 @@ fn check_every_cpu(smp: u16, lines: &[String]) -> Result<(), String> {
         }
     }
     let stats = output::parse_stats(lines);
+    // The kernel's own count: a run that lost CPUs is no success.
+    let total = stats.total.as_ref().ok_or("no [STATS] total line")?;
+    let online = output::get_u64(total, "cpus_online")?;
+    let expected = output::get_u64(total, "cpus_expected")?;
+    if online != expected || expected != u64::from(smp) {
+        return Err(format!(
+            "[STATS] total cpus_online={online} cpus_expected={expected} (QEMU -smp {smp})"
+        ));
+    }
     let (mut sent, mut received) = (0, 0);
     for cpu in 0..u32::from(smp) {
         let fields = stats
@@ -680,6 +690,29 @@ mod tests {
     }
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn every_cpu_needs_the_kernels_own_count_to_match() {
+        let run = |total: &str| {
+            let mut lines = own(&[
+                "[SMP] AP#1 online",
+                "[STATS] cpu=0 ipi_sent=1 ipi_received=1",
+                "[STATS] cpu=1 ipi_sent=2 ipi_received=2",
+            ]);
+            lines.push(total.to_owned());
+            check_every_cpu(2, &lines)
+        };
+        assert!(run("[STATS] total cpus_online=2 cpus_expected=2 uptime_ms=9").is_ok());
+        // A CPU the kernel tried to start and lost.
+        let lost = run("[STATS] total cpus_online=2 cpus_expected=3 uptime_ms=9");
+        assert!(lost.unwrap_err().contains("cpus_expected=3"));
+        // The kernel expected fewer than QEMU has (say, MAX_CPUS cut the MADT).
+        assert!(run("[STATS] total cpus_online=1 cpus_expected=1 uptime_ms=9").is_err());
+        assert!(
+            run("[STATS] total cpus_online=2 uptime_ms=9").is_err(),
+            "key required"
+        );
+    }
 
     #[test]
     fn scenario_names_are_unique() {
