@@ -410,6 +410,16 @@ pub enum MadtWarning {
     },
 }
 
+impl MadtWarning {
+    /// True for what normal firmware produces and a reader need not act on:
+    /// placeholder entries for CPUs that are not there (disabled, often with
+    /// APIC id 0xFF or 0xFFFFFFFF), which most real machines list. The kernel
+    /// logs these at info level, the others as warnings.
+    pub fn is_normal_firmware(&self) -> bool {
+        matches!(self, Self::DisabledCpus { .. })
+    }
+}
+
 impl fmt::Display for MadtWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -1168,6 +1178,26 @@ mod tests {
             madt.warnings[0].to_string(),
             "MADT lists 2 disabled CPU(s), skipped (apic_ids=[1, 5])"
         );
+        assert!(
+            madt.warnings[0].is_normal_firmware(),
+            "placeholders are no warning"
+        );
+    }
+
+    #[test]
+    fn only_placeholder_entries_count_as_normal_firmware() {
+        let odd = [
+            MadtWarning::ZeroLengthEntry {
+                offset: 44,
+                entry_type: 0,
+                length: 0,
+            },
+            MadtWarning::TooManyCpus {
+                max_cpus: 1,
+                dropped: 1,
+            },
+        ];
+        assert!(odd.iter().all(|w| !w.is_normal_firmware()));
     }
 
     #[test]

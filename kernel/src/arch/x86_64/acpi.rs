@@ -110,8 +110,10 @@ impl fmt::Display for AcpiError {
     }
 }
 
-/// Finds, converts and stores the MADT, and logs what it found:
-/// each warning as `[SMP] WARN …`, then
+/// Finds, converts and stores the MADT, and logs what it found: each
+/// warning as `[SMP] WARN …` (placeholder entries for absent CPUs, which
+/// normal firmware lists, at info level: `[SMP] MADT lists N disabled …`),
+/// then
 /// `[SMP] CPUs detected: N (apic_ids=[0, 1, 2, 3])` where N counts the
 /// *enabled* CPUs (those the kernel starts).
 ///
@@ -131,7 +133,11 @@ pub fn init(rsdp_addr: Option<u64>) -> Option<&'static Madt> {
         Err(error) => return boot_alone(format_args!("{error}")),
     };
     for warning in &madt.warnings {
-        log::warn!(target: "SMP", "{warning}");
+        if warning.is_normal_firmware() {
+            log::info!(target: "SMP", "{warning}");
+        } else {
+            log::warn!(target: "SMP", "{warning}");
+        }
     }
     if !madt.skipped_types.is_empty() {
         log::info!(
