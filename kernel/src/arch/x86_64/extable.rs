@@ -21,7 +21,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::VirtAddr;
 use x86_64::structures::idt::InterruptStackFrame;
 
-use super::cpu;
+use super::percpu;
 use crate::config::MAX_CPUS;
 
 /// What a recovered fault looked like.
@@ -100,10 +100,12 @@ static FAULT_SLOTS: [FaultSlot; MAX_CPUS] = [const {
 }; MAX_CPUS];
 
 fn this_cpu_slot() -> &'static FaultSlot {
-    // xAPIC ids are 8 bits and MAX_CPUS >= 256, so the index is in range; an
-    // x2APIC id beyond it would wrap, which only matters once x2APIC machines
-    // larger than MAX_CPUS are supported.
-    &FAULT_SLOTS[cpu::apic_id() as usize % MAX_CPUS]
+    // By CPU number (the per-CPU index, `< MAX_CPUS`), not by APIC id: x2APIC
+    // ids can exceed MAX_CPUS, and two CPUs whose ids wrapped to one slot
+    // would read each other's faults. Before this CPU has per-CPU data (early
+    // boot, where no probe runs) `cpu_number` is the APIC id; the modulo only
+    // keeps that case in range.
+    &FAULT_SLOTS[percpu::cpu_number() as usize % MAX_CPUS]
 }
 
 /// Reads the `u64` at `addr`, returning the fault instead of crashing if the
