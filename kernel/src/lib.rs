@@ -16,3 +16,4 @@ pub mod cmdline;
 pub mod config;
 pub mod madt;
 pub mod sync;
+pub mod tick;

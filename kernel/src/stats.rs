@@ -48,15 +48,17 @@ pub fn print() {
         let timer_ms = if started == 0 {
             0
         } else {
-            (now_ns - started) / 1_000_000
+            now_ns.saturating_sub(started) / 1_000_000
         };
         let e = sched::core_stats(index).unwrap_or_default();
         crate::report!(
-            "[STATS] cpu={index} apic_id={} ticks={} timer_ms={timer_ms} polls={} tasks_run={} \
+            "[STATS] cpu={index} apic_id={} ticks={} ticks_lost={} ticks_late={} timer_ms={timer_ms} polls={} tasks_run={} \
              yields={} wakes_local={} wakes_remote={} ipi_sent={} ipi_received={} \
              resched_ipis={} steals={} migrations={} idle_halts={} spurious={}",
             cpu.apic_id(),
             cpu.ticks.load(Ordering::Relaxed),
+            cpu.ticks_lost.load(Ordering::Relaxed),
+            cpu.ticks_late.load(Ordering::Relaxed),
             e.polls,
             e.tasks_run,
             e.yields,

@@ -242,6 +242,28 @@ pub fn start_tick(timer_hz: u64) -> Result<TimerMode, ApicError> {
     Ok(mode)
 }
 
+/// Called by the tick handler first (before `ticks` counts this tick):
+/// updates `ticks_late` and `ticks_lost` from the TSC (`kernel::tick`). Only
+/// this CPU's handler writes these counters.
+pub fn account_tick() {
+    let this = percpu::percpu_current();
+    let now = tsc::read();
+    let last = this.last_tick_tsc.load(Ordering::Relaxed);
+    this.last_tick_tsc.store(now, Ordering::Relaxed);
+    if last == 0 {
+        this.first_tick_tsc.store(now, Ordering::Relaxed);
+        return;
+    }
+    let period = crate::time::tsc_hz() / u64::from(SCHED_HZ);
+    if kernel::tick::missed_ticks(now.saturating_sub(last), period) > 0 {
+        this.ticks_late.fetch_add(1, Ordering::Relaxed);
+    }
+    let first = this.first_tick_tsc.load(Ordering::Relaxed);
+    let ticks = this.ticks.load(Ordering::Relaxed) + 1;
+    let behind = kernel::tick::ticks_behind(first, now, period, ticks);
+    this.ticks_lost.store(behind, Ordering::Relaxed);
+}
+
 /// Called by the tick handler: in TSC-deadline mode, arms the next deadline
 /// one period after the previous one (so ticks do not drift), or one period
 /// from now if the CPU fell behind. Nothing to do in periodic mode.

@@ -144,6 +144,7 @@ fn in_interrupt<R>(body: impl FnOnce(&'static percpu::PerCpu) -> R) -> R {
 /// (and balance, every 100 ms), re-arm in TSC-deadline mode, EOI.
 extern "x86-interrupt" fn timer_tick(_frame: InterruptStackFrame) {
     in_interrupt(|this| {
+        apic::account_tick();
         this.ticks.fetch_add(1, Ordering::Relaxed);
         apic::rearm_tick();
         crate::sched::on_timer_tick();

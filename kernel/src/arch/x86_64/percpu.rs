@@ -67,6 +67,15 @@ pub struct PerCpu {
     pub current_task: AtomicU64,
     /// Timer ticks handled.
     pub ticks: AtomicU64,
+    /// Ticks fewer than the TSC says should have come, as of the last tick
+    /// (`kernel::tick::ticks_behind`).
+    pub ticks_lost: AtomicU64,
+    /// Ticks that came at least 1.5 periods after the previous one.
+    pub ticks_late: AtomicU64,
+    /// TSC at the first tick interrupt; 0 before it.
+    pub first_tick_tsc: AtomicU64,
+    /// TSC at the last tick interrupt; 0 before the first.
+    pub last_tick_tsc: AtomicU64,
     /// Calibrated Local APIC timer rate (counts per second after the divider).
     pub lapic_timer_hz: AtomicU64,
     /// Uptime (ns) when this CPU's tick started; 0 before.
@@ -100,6 +109,10 @@ impl PerCpu {
             lapic_timer_hz: AtomicU64::new(0),
             timer_started_ns: AtomicU64::new(0),
             next_tick_tsc: AtomicU64::new(0),
+            ticks_lost: AtomicU64::new(0),
+            ticks_late: AtomicU64::new(0),
+            first_tick_tsc: AtomicU64::new(0),
+            last_tick_tsc: AtomicU64::new(0),
             resched_in_flight: IpiLatch::new(),
             call: AtomicUsize::new(0),
             counters: Counters {
