@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use crate::process;
 use crate::toolchain::{self, KERNEL_TARGET};
 
@@ -51,18 +51,70 @@ pub enum Profile {
 /// The built programs a boot needs.
 #[derive(Debug, Clone)]
 pub struct Artifacts {
-    /// The kernel ELF.
+    /// The kernel ELF as built, debug info included (what `--gdb` loads).
     pub kernel: PathBuf,
+    /// The same ELF without its `.debug_*` sections: what the disk image
+    /// carries. A debug kernel is ~9 MB, 8 of them debug info, and the BIOS
+    /// loader reads it 512 bytes at a time; on a busy host that took 30–120 s
+    /// (issue 8). Stripped, it is a few hundred KB.
+    pub boot_kernel: PathBuf,
     /// The host `image-builder` executable.
     pub image_builder: PathBuf,
 }
 
 /// Builds the kernel and the image builder with the pinned toolchain.
 pub fn build(profile: Profile) -> Result<Artifacts> {
+    let kernel = build_kernel(profile)?;
+    let boot_kernel = strip_debug_info(&kernel)?;
     Ok(Artifacts {
-        kernel: build_kernel(profile)?,
+        kernel,
+        boot_kernel,
         image_builder: build_image_builder()?,
     })
+}
+
+/// Writes `kernel.boot` beside `kernel`: the ELF without debug sections
+/// (`llvm-objcopy --strip-debug` from the pinned toolchain's `llvm-tools`).
+fn strip_debug_info(kernel: &Path) -> Result<PathBuf> {
+    let objcopy = llvm_tool("llvm-objcopy")?;
+    let out = kernel.with_file_name("kernel.boot");
+    let mut command = Command::new(&objcopy);
+    command.arg("--strip-debug").arg(kernel).arg(&out);
+    process::clean_env(&mut command);
+    process::run(&mut command)?;
+    Ok(out)
+}
+
+/// The path of an LLVM tool of the pinned toolchain's `llvm-tools` component:
+/// `<sysroot>/lib/rustlib/<host>/bin/<name>`.
+fn llvm_tool(name: &str) -> Result<PathBuf> {
+    let mut rustc = Command::new("rustc");
+    rustc.arg(format!("+{}", toolchain::TOOLCHAIN)).arg("-vV");
+    process::clean_env(&mut rustc);
+    let version = process::stdout_of(&mut rustc)?;
+    let host = version
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(str::trim)
+        .ok_or_else(|| Error::new("rustc -vV printed no 'host:' line"))?
+        .to_owned();
+    let mut sysroot = Command::new("rustc");
+    sysroot
+        .arg(format!("+{}", toolchain::TOOLCHAIN))
+        .args(["--print", "sysroot"]);
+    process::clean_env(&mut sysroot);
+    let root = PathBuf::from(process::stdout_of(&mut sysroot)?.trim());
+    let tool = root.join("lib/rustlib").join(host).join("bin").join(name);
+    if tool.is_file() {
+        Ok(tool)
+    } else {
+        Err(Error::new(format!(
+            "{} not found: the pinned toolchain's llvm-tools component is missing \
+             (rustup component add llvm-tools --toolchain {})",
+            tool.display(),
+            toolchain::TOOLCHAIN
+        )))
+    }
 }
 
 /// `cargo +T build -p kernel --target x86_64-unknown-none [--release]`.
@@ -150,7 +202,7 @@ pub fn make_image(
     let mut command = Command::new(&artifacts.image_builder);
     command
         .arg("--kernel")
-        .arg(&artifacts.kernel)
+        .arg(&artifacts.boot_kernel)
         .arg("--ramdisk")
         .arg(&ramdisk)
         .arg(format!("--{}", firmware.name()))
