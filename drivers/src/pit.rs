@@ -680,6 +680,54 @@ impl Pit {
             .ok_or(PitError::CounterWentBackwards { start, end })
     }
 
+    /// [`measure`](Self::measure), plus how far each of the two counter reads
+    /// may lie from the PIT edge it stands for ([`Window::slack`]).
+    ///
+    /// The start edge (the count loading, at most one PIT tick after the
+    /// high byte is written) lies after a counter read taken just before
+    /// arming and before the read just after; the end edge (OUT2 rising)
+    /// lies after the read that preceded the last poll that saw OUT2 low and
+    /// before the read just after the poll that saw it high. On real
+    /// hardware both gaps are about a microsecond; under emulation a vCPU
+    /// that was descheduled in between makes one of them long, and the
+    /// window says so instead of silently skewing the rate (in either
+    /// direction). A caller keeps the window with the least slack.
+    ///
+    /// # Errors
+    ///
+    /// As for [`measure`](Self::measure).
+    pub fn measure_window<F: FnMut() -> u64>(
+        &mut self,
+        window_ns: u64,
+        mut read_counter: F,
+    ) -> Result<Window, PitError> {
+        let reload = reload_value(window_ns)?;
+        let limit = poll_limit(reload);
+        let (before, start, last_low, end) =
+            interrupts::without_interrupts(|| -> Result<_, PitError> {
+                let before = read_counter();
+                self.arm_channel2(reload);
+                let start = read_counter();
+                let mut last_low = start;
+                for _ in 0..limit {
+                    let t = read_counter();
+                    if self.port_b().contains(PortB::TIMER2_OUT) {
+                        return Ok((before, start, last_low, read_counter()));
+                    }
+                    last_low = t;
+                    core::hint::spin_loop();
+                }
+                Err(PitError::Timeout { polls: limit })
+            })?;
+        let delta = end
+            .checked_sub(start)
+            .ok_or(PitError::CounterWentBackwards { start, end })?;
+        Ok(Window {
+            delta,
+            slack: start.saturating_sub(before) + end.saturating_sub(last_low),
+        })
+    }
+
     /// Steps 1 and 2 of the calibration protocol: speaker off, gate low then
     /// high, channel 2 in mode 0 with `reload`. Returns as soon as the high
     /// byte of the count is written.
@@ -713,6 +761,39 @@ impl Pit {
 pub fn median(samples: &mut [u64]) -> u64 {
     samples.sort_unstable();
     samples.get(samples.len() / 2).copied().unwrap_or(0)
+}
+
+/// One measured PIT window ([`Pit::measure_window`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// How far the counter advanced between the reads at the two edges.
+    pub delta: u64,
+    /// Counter units between the reads that bracket the start edge plus
+    /// those that bracket the end edge: `delta` is off from the counter's
+    /// advance over the true window by at most this plus one PIT tick.
+    pub slack: u64,
+}
+
+/// The least-disturbed of `windows`: the one with the smallest slack (ties:
+/// the first). `None` for an empty slice.
+pub fn least_disturbed(windows: &[Window]) -> Option<Window> {
+    windows.iter().copied().min_by_key(|w| w.slack)
+}
+
+/// The relative error bound of a window, in parts per million: its slack
+/// plus one PIT tick's worth of counter units (`delta / reload` per tick),
+/// over its delta. `u64::MAX` for an empty window.
+pub fn error_ppm(window: Window, reload: u16) -> u64 {
+    if window.delta == 0 {
+        return u64::MAX;
+    }
+    let ticks = if reload == 0 {
+        MAX_TICKS
+    } else {
+        u64::from(reload)
+    };
+    let tick = window.delta / ticks;
+    ((window.slack + tick) as u128 * 1_000_000 / window.delta as u128) as u64
 }
 
 #[cfg(test)]
@@ -1004,6 +1085,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_least_disturbed_window_wins_whatever_its_delta() {
+        let quiet = Window {
+            delta: 21_000_000,
+            slack: 2_000,
+        };
+        // A vCPU descheduled at the end edge (delta too long) and one
+        // descheduled at the start edge (delta too short).
+        let late_end = Window {
+            delta: 26_000_000,
+            slack: 5_000_000,
+        };
+        let late_start = Window {
+            delta: 17_000_000,
+            slack: 4_000_000,
+        };
+        assert_eq!(least_disturbed(&[late_end, quiet, late_start]), Some(quiet));
+        assert_eq!(least_disturbed(&[]), None);
+        // 2,000 units of slack + one tick (21e6 / 11932) over 21e6: ~179 ppm.
+        let reload = reload_value(10_000_000).unwrap();
+        let ppm = error_ppm(quiet, reload);
+        assert!((170..=190).contains(&ppm), "{ppm}");
+        assert!(error_ppm(late_end, reload) > 190_000);
+        assert_eq!(error_ppm(Window { delta: 0, slack: 0 }, reload), u64::MAX);
     }
 
     #[test]

@@ -147,12 +147,24 @@ fn init_memory(boot_info: &'static BootInfo) {
 
 fn init_time() {
     match time::init() {
-        Ok(hz) => log::info!(
-            target: "TIME",
-            "TSC {}.{:03} MHz, calibrated against the PIT",
-            hz / 1_000_000,
-            hz / 1_000 % 1_000
-        ),
+        Ok(c) => {
+            log::info!(
+                target: "TIME",
+                "TSC {}.{:03} MHz, calibrated against the PIT (±{}.{:02} %, least disturbed of {} windows)",
+                c.hz / 1_000_000,
+                c.hz / 1_000 % 1_000,
+                c.error_ppm / 10_000,
+                c.error_ppm / 100 % 100,
+                c.windows
+            );
+            if c.error_ppm > arch::x86_64::tsc::CALIBRATION_BOUND_PPM {
+                log::warn!(
+                    target: "TIME",
+                    "TSC calibration misses its ±{} ppm bound (every PIT window was disturbed: a busy host?)",
+                    arch::x86_64::tsc::CALIBRATION_BOUND_PPM
+                );
+            }
+        }
         Err(error) => panic!("TSC calibration against the PIT failed: {error:?}"),
     }
 }

@@ -16,11 +16,11 @@ pub fn mark_boot() {
     BOOT_TSC.store(tsc::read(), Ordering::Relaxed);
 }
 
-/// Calibrates the clock; returns the TSC frequency in Hz.
-pub fn init() -> Result<u64, drivers::pit::PitError> {
-    let hz = tsc::calibrate()?;
-    TSC_HZ.store(hz, Ordering::Relaxed);
-    Ok(hz)
+/// Calibrates the clock; returns the TSC calibration (rate and error bound).
+pub fn init() -> Result<tsc::Calibration, drivers::pit::PitError> {
+    let calibration = tsc::calibrate()?;
+    TSC_HZ.store(calibration.hz, Ordering::Relaxed);
+    Ok(calibration)
 }
 
 /// The calibrated TSC frequency in Hz (0 before calibration).
