@@ -113,17 +113,26 @@ async fn supervisor(
             (None, None) => return,
         };
         executor.sleep_until(wake_ms * 1_000_000).await;
-        if duration_ms.is_some_and(|end| time::uptime_ms() >= end) {
+        let now = time::uptime_ms();
+        // A periodic report that came due before the end is printed even if
+        // this wake-up came late, past the end (a busy host delays it): one
+        // report per wake-up, then the schedule skips what has passed.
+        if let (Some(next), Some(every)) = (next_stats_ms.as_mut(), stats_interval_ms)
+            && *next <= now
+            && duration_ms.is_none_or(|end| *next < end)
+        {
+            stats::print();
+            while *next <= now {
+                *next += every;
+            }
+        }
+        if duration_ms.is_some_and(|end| now >= end) {
             // Let IPIs in flight land: the final books must balance exactly.
             if !stats::settle_ipis(IPI_SETTLE_NS) {
                 log::warn!(target: "STATS", "IPIs still in flight after {} ms", IPI_SETTLE_NS / 1_000_000);
             }
             stats::print();
             verdict::succeed();
-        }
-        if let (Some(next), Some(every)) = (next_stats_ms.as_mut(), stats_interval_ms) {
-            stats::print();
-            *next += every;
         }
     }
 }
