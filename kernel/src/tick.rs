@@ -9,7 +9,9 @@
 //! least 1.5 periods after the previous one, [`missed_ticks`] > 0) and
 //! `ticks_lost` (how many ticks fewer than the TSC says should have come
 //! since the first, [`ticks_behind`]: late ticks that caught up are not
-//! lost). Both are reports for now; the host's tick check is unchanged.
+//! lost). The host's tick check judges `ticks + ticks_lost` against the
+//! timer's run time, and fails a CPU most of whose ticks came late (a timer
+//! at the wrong rate, not load).
 
 /// Ticks a gap of `gap` TSC cycles between two tick interrupts skipped, for
 /// a tick period of `period` cycles: the gap rounded to whole periods, less

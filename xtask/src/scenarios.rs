@@ -45,8 +45,9 @@ pub enum Expect {
     /// line for k in 0..smp, and the IPI books balance (the sums of
     /// `ipi_sent` and `ipi_received` over all CPUs are equal).
     EveryCpuAccountedFor,
-    /// Every CPU's timer ran (`timer_ms > 0`) and its `ticks` is within
-    /// −15 % / +5 % of `timer_ms × SCHED_HZ / 1000`.
+    /// Every CPU's timer ran; `ticks + ticks_lost` is within −10 % / +5 % of
+    /// `timer_ms × SCHED_HZ / 1000`, `ticks` at most 5 % over, and at most
+    /// half the ticks came late (see `check_ticks`).
     TicksMatchTimer,
     /// Each named task printed a `[SCHED][coreN] run X` line; with 2+ CPUs the
     /// lines name at least two different cores.
@@ -497,10 +498,20 @@ fn check_every_cpu(smp: u16, lines: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Every CPU's timer ran (`timer_ms > 0`: a CPU that came up without a tick
-/// fails), and its tick count is within −15 % / +5 % of how long it ran
-/// (ticks can be lost under an overloaded emulator; `ticks_lost` and
-/// `ticks_late` in the same line say how many, and are not judged yet).
+/// Every CPU's ticks against how long its timer ran
+/// (`expected = timer_ms × SCHED_HZ / 1000`), split by what each part means:
+///
+/// - the timer ran at all: `timer_ms > 0` (a CPU that came up without a
+///   tick fails);
+/// - **accounted for**: `ticks + ticks_lost` — the ticks that came plus
+///   those the CPU's TSC says never came (a descheduled vCPU loses ticks:
+///   with two host CPU hogs, 18 % of a CPU's ticks) — is within −10 % / +5 %
+///   (and one tick) of `expected`;
+/// - **no extra ticks**: `ticks` itself is at most 5 % (and one tick) over;
+/// - **the right rate**: at most half the ticks came late
+///   (`ticks_late ≤ ticks / 2`). Load loses ticks in bursts (under two hogs,
+///   at most 27 % came late); a timer programmed at half its rate makes
+///   *every* tick late, and its deficit must not pass as load.
 fn check_ticks(lines: &[String]) -> Result<(), String> {
     let stats = output::parse_stats(lines);
     if stats.per_cpu.is_empty() {
@@ -508,20 +519,26 @@ fn check_ticks(lines: &[String]) -> Result<(), String> {
     }
     for (cpu, fields) in &stats.per_cpu {
         let ticks = output::get_u64(fields, "ticks")?;
+        let lost = output::get_u64(fields, "ticks_lost")?;
+        let late = output::get_u64(fields, "ticks_late")?;
         let timer_ms = output::get_u64(fields, "timer_ms")?;
         let expected = timer_ms * SCHED_HZ / 1000;
+        let what = format!(
+            "cpu {cpu}: ticks={ticks} ticks_lost={lost} ticks_late={late}, expected {expected} \
+             (timer_ms={timer_ms} at {SCHED_HZ} Hz)"
+        );
         if timer_ms == 0 {
-            return Err(format!(
-                "cpu {cpu}: ticks={ticks} timer_ms=0: its timer never ran"
-            ));
+            return Err(format!("{what}: its timer never ran"));
         }
-        // ticks must lie in [0.85 × expected, 1.05 × expected]
-        if ticks * 100 < expected * 85 || ticks * 100 > expected * 105 {
-            let lost = fields.get("ticks_lost").map_or("?", String::as_str);
-            return Err(format!(
-                "cpu {cpu}: ticks={ticks}, expected {expected} (timer_ms={timer_ms} at \
-                 {SCHED_HZ} Hz) -15 %/+5 %; ticks_lost={lost}"
-            ));
+        let accounted = ticks + lost;
+        if accounted * 100 < expected * 90 || accounted * 100 > expected * 105 + 100 {
+            return Err(format!("{what}: ticks + ticks_lost outside -10 %/+5 %"));
+        }
+        if ticks * 100 > expected * 105 + 100 {
+            return Err(format!("{what}: more ticks than time"));
+        }
+        if late * 2 > ticks {
+            return Err(format!("{what}: most ticks late, the timer runs slow"));
         }
     }
     Ok(())
@@ -637,21 +654,30 @@ mod tests {
     #[test]
     fn ticks_must_match_timer_time() {
         let ok = own(&[
-            "[STATS] cpu=0 ticks=196 ticks_lost=0 timer_ms=2000",
-            "[STATS] cpu=1 ticks=171 ticks_lost=29 timer_ms=2000",
+            "[STATS] cpu=0 ticks=196 ticks_lost=0 ticks_late=0 timer_ms=2000",
+            "[STATS] cpu=1 ticks=181 ticks_lost=0 ticks_late=0 timer_ms=2000",
+            // Two host CPU hogs (measured): 28 ticks never came, 35 late.
+            "[STATS] cpu=3 ticks=130 ticks_lost=28 ticks_late=35 timer_ms=1580",
         ]);
-        assert!(check_ticks(&ok).is_ok());
-        let lost = own(&["[STATS] cpu=0 ticks=160 ticks_lost=40 timer_ms=2000"]);
-        let why = check_ticks(&lost).unwrap_err();
+        assert!(check_ticks(&ok).is_ok(), "{:?}", check_ticks(&ok));
+        let unaccounted = own(&["[STATS] cpu=0 ticks=160 ticks_lost=0 ticks_late=0 timer_ms=2000"]);
         assert!(
-            why.contains("cpu 0: ticks=160") && why.contains("ticks_lost=40"),
-            "{why}"
+            check_ticks(&unaccounted)
+                .unwrap_err()
+                .contains("cpu 0: ticks=160")
         );
-        let extra = own(&["[STATS] cpu=0 ticks=215 timer_ms=2000"]);
+        let extra = own(&["[STATS] cpu=0 ticks=215 ticks_lost=0 ticks_late=0 timer_ms=2000"]);
         assert!(check_ticks(&extra).is_err());
+        // A timer at half rate: every gap is two periods. The deficit makes
+        // the sum look right; the late count gives it away.
+        let half_rate =
+            own(&["[STATS] cpu=0 ticks=100 ticks_lost=100 ticks_late=99 timer_ms=2000"]);
+        assert!(check_ticks(&half_rate).unwrap_err().contains("late"));
         // A CPU whose timer never started used to pass (0 of 0 expected).
-        let no_timer = own(&["[STATS] cpu=0 ticks=0 ticks_lost=0 timer_ms=0"]);
+        let no_timer = own(&["[STATS] cpu=0 ticks=0 ticks_lost=0 ticks_late=0 timer_ms=0"]);
         assert!(check_ticks(&no_timer).unwrap_err().contains("never ran"));
+        let old_format = own(&["[STATS] cpu=0 ticks=200 timer_ms=2000"]);
+        assert!(check_ticks(&old_format).is_err(), "ticks_lost is required");
         assert!(check_ticks(&own(&["[STATS] total cpus_online=1"])).is_err());
     }
 
