@@ -49,6 +49,12 @@ pub enum Expect {
     /// `timer_ms × SCHED_HZ / 1000`, `ticks` at most 5 % over, and at most
     /// half the ticks came late (see `check_ticks`).
     TicksMatchTimer,
+    /// The calibration is right: every `[APIC] coreN timer @XHz (divide D`
+    /// line, one per CPU, has `X × D` within ±1 % of QEMU's 1 GHz Local APIC
+    /// timer clock. The LAPIC rate is measured against the TSC, so a wrong
+    /// TSC calibration shows here — which the tick check cannot see: ticks
+    /// and uptime both run on the TSC and agree with each other either way.
+    CalibrationMatchesQemu,
     /// Each named task printed a `[SCHED][coreN] run X` line; with 2+ CPUs the
     /// lines name at least two different cores.
     TasksRan(&'static [&'static str]),
@@ -104,6 +110,7 @@ const DURATION_RUN: &[Expect] = &[
     },
     Expect::EveryCpuAccountedFor,
     Expect::TicksMatchTimer,
+    Expect::CalibrationMatchesQemu,
     Expect::TasksRan(TASKS_A_TO_D),
 ];
 
@@ -304,6 +311,7 @@ pub const SCENARIOS: &[Scenario] = &[
             },
             Expect::EveryCpuAccountedFor,
             Expect::TicksMatchTimer,
+            Expect::CalibrationMatchesQemu,
             Expect::TasksRan(TASKS_A_TO_D),
         ],
     },
@@ -415,6 +423,7 @@ impl Scenario {
             }
             Expect::EveryCpuAccountedFor => check_every_cpu(self.smp, lines),
             Expect::TicksMatchTimer => check_ticks(lines),
+            Expect::CalibrationMatchesQemu => check_calibration(self.smp, lines),
             Expect::TasksRan(names) => check_tasks_ran(names, self.smp, lines),
             Expect::EachCpuAtLeast { key, min } => check_each_cpu(key, *min, lines),
             Expect::SumAtLeast { keys, min } => check_sum(keys, *min, lines),
@@ -540,6 +549,41 @@ fn check_ticks(lines: &[String]) -> Result<(), String> {
         if late * 2 > ticks {
             return Err(format!("{what}: most ticks late, the timer runs slow"));
         }
+    }
+    Ok(())
+}
+
+/// QEMU's Local APIC timer input clock (TCG and KVM alike): 1 GHz.
+const QEMU_APIC_CLOCK_HZ: u64 = 1_000_000_000;
+
+/// Parses `[APIC] coreN timer @XHz (divide D, …` into `(N, X, D)`.
+fn parse_timer_line(line: &str) -> Option<(u32, u64, u64)> {
+    let rest = line.strip_prefix("[APIC] core")?;
+    let (core, rest) = rest.split_once(" timer @")?;
+    let (hz, rest) = rest.split_once("Hz (divide ")?;
+    let divide = rest.split(|c: char| !c.is_ascii_digit()).next()?;
+    Some((core.parse().ok()?, hz.parse().ok()?, divide.parse().ok()?))
+}
+
+/// See [`Expect::CalibrationMatchesQemu`]: one timer line per CPU, each
+/// rate × divider within ±1 % of [`QEMU_APIC_CLOCK_HZ`].
+fn check_calibration(smp: u16, lines: &[String]) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (core, hz, divide) in lines.iter().filter_map(|l| parse_timer_line(l.trim_end())) {
+        let clock = hz * divide;
+        if clock.abs_diff(QEMU_APIC_CLOCK_HZ) * 100 > QEMU_APIC_CLOCK_HZ {
+            return Err(format!(
+                "core{core}: Local APIC timer calibrated at {hz} Hz × {divide} = {clock} Hz, \
+                 QEMU's is {QEMU_APIC_CLOCK_HZ} Hz (±1 %): the TSC calibration is off"
+            ));
+        }
+        seen.insert(core);
+    }
+    if seen.len() != usize::from(smp) {
+        return Err(format!(
+            "{} '[APIC] coreN timer' lines for {smp} CPUs",
+            seen.len()
+        ));
     }
     Ok(())
 }
@@ -679,6 +723,30 @@ mod tests {
         let old_format = own(&["[STATS] cpu=0 ticks=200 timer_ms=2000"]);
         assert!(check_ticks(&old_format).is_err(), "ticks_lost is required");
         assert!(check_ticks(&own(&["[STATS] total cpus_online=1"])).is_err());
+    }
+
+    #[test]
+    fn calibration_must_match_qemus_apic_clock() {
+        let ok = own(&[
+            "[APIC] core0 timer @62494743Hz (divide 16, Periodic, 100 Hz tick)",
+            "[APIC] core1 timer @62484456Hz (divide 16, TscDeadline, 100 Hz tick)",
+        ]);
+        assert!(check_calibration(2, &ok).is_ok());
+        // A TSC calibrated 20 % high makes the LAPIC rate 20 % high too.
+        let high = own(&["[APIC] core0 timer @75000000Hz (divide 16, Periodic, 100 Hz tick)"]);
+        assert!(check_calibration(1, &high).unwrap_err().contains("off"));
+        assert!(
+            check_calibration(
+                2,
+                &own(&["[APIC] core0 timer @62500000Hz (divide 16, Periodic, 100 Hz tick)",])
+            )
+            .is_err(),
+            "a CPU without a timer line"
+        );
+        assert_eq!(
+            parse_timer_line("[APIC] core12 timer @62500000Hz (divide 16, Periodic, 100 Hz tick)"),
+            Some((12, 62_500_000, 16))
+        );
     }
 
     #[test]
