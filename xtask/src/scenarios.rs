@@ -288,7 +288,11 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "stats-periodic",
         smp: 2,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2", "stats=0.5"],
+        // Reports come every 0.5 s from when the supervisor starts, which a
+        // busy host delays (0.58 s of uptime with two CPU hogs): 3 s leave
+        // room for 3 periodic reports plus the final one even if it starts
+        // as late as 1.5 s.
+        kernel_args: &["duration=3", "stats=0.5"],
         timeout_secs: 60,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
