@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod cmdline;
 pub mod config;
+pub mod heap_size;
 pub mod madt;
 pub mod sync;
 pub mod tick;

@@ -134,10 +134,10 @@ fn init_memory(boot_info: &'static BootInfo) {
     unsafe { paging::init(VirtAddr::new(offset)) };
     memory::init_frames(&boot_info.memory_regions);
     match memory::heap::init() {
-        Ok(base) => log::info!(
+        Ok((base, size)) => log::info!(
             target: "MEM",
             "heap {} MiB at {:#x}, {} frames in use",
-            memory::heap::HEAP_SIZE >> 20,
+            size >> 20,
             base.as_u64(),
             memory::frame::in_use()
         ),

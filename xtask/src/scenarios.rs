@@ -23,6 +23,8 @@ pub struct Scenario {
     pub kernel_args: &'static [&'static str],
     /// Host timeout in seconds.
     pub timeout_secs: u64,
+    /// Extra QEMU arguments (e.g. `-m 32M`); usually none.
+    pub qemu_args: &'static [&'static str],
     /// Everything that must hold; the first that does not is the failure reason.
     pub expect: &'static [Expect],
 }
@@ -122,6 +124,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["duration=2"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: DURATION_RUN,
     },
     Scenario {
@@ -130,6 +133,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["duration=2"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: DURATION_RUN,
     },
     Scenario {
@@ -138,6 +142,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["duration=2"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: DURATION_RUN,
     },
     Scenario {
@@ -146,6 +151,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["duration=2"],
         timeout_secs: 90,
+        qemu_args: &[],
         expect: DURATION_RUN,
     },
     Scenario {
@@ -154,6 +160,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["duration=2", "smp_boot=serial"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: DURATION_RUN,
     },
     Scenario {
@@ -162,6 +169,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["duration=2", "smp_fake_ap=200"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Stats {
@@ -183,6 +191,7 @@ pub const SCENARIOS: &[Scenario] = &[
             "test=smp::tests::fake_ap_timed_out_and_boot_went_on",
         ],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Line {
@@ -197,6 +206,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["duration=3", "workload=imbalance"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -216,6 +226,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["duration=3", "workload=sleep"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -231,6 +242,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["duration=3", "workload=pingpong"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -254,6 +266,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["workload=bench"],
         timeout_secs: 120,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -266,6 +279,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["workload=burst"],
         timeout_secs: 120,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -285,6 +299,17 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        name: "small-memory-32m",
+        smp: 2,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=2"],
+        timeout_secs: 60,
+        // The heap is sized from free memory (half of it, 4-64 MiB): a fixed
+        // 64 MiB heap did not boot here (`FrameAllocationFailed`).
+        qemu_args: &["-m", "32M"],
+        expect: DURATION_RUN,
+    },
+    Scenario {
         name: "stats-periodic",
         smp: 2,
         firmware: Firmware::Bios,
@@ -294,6 +319,7 @@ pub const SCENARIOS: &[Scenario] = &[
         // as late as 1.5 s.
         kernel_args: &["duration=3", "stats=0.5"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::LineCount {
@@ -308,6 +334,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["duration=30"],
         timeout_secs: 150,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Stats {
@@ -325,6 +352,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Uefi,
         kernel_args: &["duration=2"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: DURATION_RUN,
     },
     Scenario {
@@ -333,6 +361,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Uefi,
         kernel_args: &["duration=2"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: DURATION_RUN,
     },
     Scenario {
@@ -341,6 +370,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["bogus=1", "duration=0.5"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Line {
@@ -355,6 +385,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["test=harness::deliberate_panic"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
             Expect::Line {
@@ -369,6 +400,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["test=harness::unexpected_page_fault"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
             Expect::Line {
@@ -383,6 +415,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["test=harness::stack_overflow"],
         timeout_secs: 60,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
             Expect::Line {
@@ -397,6 +430,7 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &[],
         timeout_secs: 5,
+        qemu_args: &[],
         expect: &[
             Expect::Verdict(VerdictKind::Timeout),
             Expect::Within(Duration::from_secs(20)),

@@ -347,13 +347,14 @@ impl Session {
     /// Tier 4: one boot scenario.
     fn scenario(&mut self, scenario: &Scenario) -> Result<()> {
         let started = Instant::now();
-        let spec = self.boot_spec(
+        let mut spec = self.boot_spec(
             scenario.name,
             scenario.smp,
             scenario.firmware,
             scenario.kernel_args,
             Duration::from_secs(scenario.timeout_secs),
         )?;
+        spec.extra_qemu_args = scenario.qemu_args.iter().map(|a| a.to_string()).collect();
         let Some(report) = self.boot(&spec) else {
             return Ok(());
         };

@@ -57,6 +57,8 @@ pub struct FrameAllocator {
     free_list: Option<PhysAddr>,
     /// Frames currently handed out.
     in_use: u64,
+    /// Frames on the free list.
+    freed: u64,
 }
 
 impl FrameAllocator {
@@ -67,6 +69,7 @@ impl FrameAllocator {
             next: 0,
             free_list: None,
             in_use: 0,
+            freed: 0,
         }
     }
 
@@ -79,6 +82,7 @@ impl FrameAllocator {
                 // first word holds the next link (0 = end of list).
                 let next = unsafe { link.read() };
                 self.free_list = (next != 0).then(|| PhysAddr::new(next));
+                self.freed -= 1;
                 head
             }
             None => self.bump()?,
@@ -110,7 +114,25 @@ impl FrameAllocator {
         // physical-memory window maps it writable.
         unsafe { link.write(self.free_list.map_or(0, PhysAddr::as_u64)) };
         self.free_list = Some(addr);
+        self.freed += 1;
         self.in_use -= 1;
+    }
+
+    /// Bytes not handed out: the free list plus what the bump cursor has not
+    /// reached yet.
+    fn available(&self) -> u64 {
+        let mut bytes = self.freed * FRAME_SIZE;
+        for (i, region) in self.regions.iter().enumerate().skip(self.region) {
+            if let Some((start, end)) = allocatable_range(region) {
+                let from = if i == self.region {
+                    self.next.max(start)
+                } else {
+                    start
+                };
+                bytes += end.saturating_sub(from);
+            }
+        }
+        bytes
     }
 }
 
@@ -137,6 +159,11 @@ pub fn allocate() -> Option<PhysFrame> {
 pub unsafe fn deallocate(frame: PhysFrame) {
     // SAFETY: forwarded from the caller.
     unsafe { frames().lock().deallocate(frame) }
+}
+
+/// Bytes of physical memory not handed out yet.
+pub fn available() -> u64 {
+    frames().lock().available()
 }
 
 /// Frames currently handed out.

@@ -2,7 +2,8 @@
 //!
 //! The allocator is [`talc`] (a binned free-list allocator with O(1) typical
 //! allocation and coalescing on free), behind a spin lock. Its memory is a
-//! [`HEAP_SIZE`] region of kernel virtual space, reserved with
+//! region of kernel virtual space sized from the machine
+//! (`kernel::heap_size`: half the free memory, 4–64 MiB), reserved with
 //! [`paging::reserve_region`] and mapped up front to frames from the frame
 //! allocator.
 //!
@@ -19,9 +20,6 @@ use x86_64::structures::paging::mapper::MapToError;
 use super::frame::GlobalFrames;
 use crate::arch::x86_64::paging;
 
-/// Size of the kernel heap.
-pub const HEAP_SIZE: u64 = 64 << 20;
-
 #[global_allocator]
 static ALLOCATOR: TalcLock<spin::Mutex<()>, Manual> = TalcLock::new(Manual);
 
@@ -34,21 +32,28 @@ pub enum HeapError {
     Map(MapToError<Size4KiB>),
     /// The allocator rejected the region.
     Claim,
+    /// Too little free memory for the smallest heap.
+    TooLittleMemory {
+        /// Free bytes.
+        available: u64,
+        /// Free bytes needed.
+        needed: u64,
+    },
 }
 
-/// Reserves, maps and hands the heap region to the allocator. Returns its base.
-pub fn init() -> Result<VirtAddr, HeapError> {
-    let base = paging::reserve_region(HEAP_SIZE).ok_or(HeapError::NoVirtualSpace)?;
+/// Sizes the heap from the free memory, reserves, maps and hands it to the
+/// allocator. Returns its base and size.
+pub fn init() -> Result<(VirtAddr, u64), HeapError> {
+    let available = super::frame::available();
+    let size = kernel::heap_size::heap_size(available)
+        .map_err(|needed| HeapError::TooLittleMemory { available, needed })?;
+    let base = paging::reserve_region(size).ok_or(HeapError::NoVirtualSpace)?;
     let flags = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE;
-    paging::map_range(base, HEAP_SIZE, flags, &mut GlobalFrames).map_err(HeapError::Map)?;
-    // SAFETY: `[base, base + HEAP_SIZE)` was just mapped to fresh frames that
+    paging::map_range(base, size, flags, &mut GlobalFrames).map_err(HeapError::Map)?;
+    // SAFETY: `[base, base + size)` was just mapped to fresh frames that
     // nothing else references, and it is handed to the allocator exactly once.
-    let claimed = unsafe {
-        ALLOCATOR
-            .lock()
-            .claim(base.as_mut_ptr(), HEAP_SIZE as usize)
-    };
-    claimed.map(|_| base).ok_or(HeapError::Claim)
+    let claimed = unsafe { ALLOCATOR.lock().claim(base.as_mut_ptr(), size as usize) };
+    claimed.map(|_| (base, size)).ok_or(HeapError::Claim)
 }
 
 impl core::fmt::Display for HeapError {
@@ -57,6 +62,13 @@ impl core::fmt::Display for HeapError {
             Self::NoVirtualSpace => f.write_str("no free kernel virtual region"),
             Self::Map(error) => write!(f, "mapping the heap failed: {error:?}"),
             Self::Claim => f.write_str("the allocator rejected the heap region"),
+            Self::TooLittleMemory { available, needed } => write!(
+                f,
+                "{} KiB of memory free, the kernel needs at least {} MiB free at this \
+                 point (give the machine more memory, e.g. QEMU -m 32M)",
+                available >> 10,
+                needed >> 20
+            ),
         }
     }
 }
