@@ -442,11 +442,10 @@ impl<P: Platform> Sleep<P> {
             if self.entry.state.load(Ordering::Relaxed) != ARMED {
                 return None;
             }
-            // SAFETY: `ARMED` and we hold the lock (invariant 2).
-            let same = self
-                .entry
-                .waker
-                .with(|slot| unsafe { (*slot).as_ref() }.is_some_and(|w| w.will_wake(waker)));
+            let same = self.entry.waker.with(|slot| {
+                // SAFETY: `ARMED` and we hold the lock (invariant 2).
+                unsafe { (*slot).as_ref() }.is_some_and(|w| w.will_wake(waker))
+            });
             Some(same)
         });
         match same {
@@ -461,11 +460,10 @@ impl<P: Platform> Sleep<P> {
             if self.entry.state.load(Ordering::Relaxed) != ARMED {
                 return Err(new);
             }
-            // SAFETY: as above.
-            Ok(self
-                .entry
-                .waker
-                .with_mut(|slot| unsafe { (*slot).replace(new) }))
+            Ok(self.entry.waker.with_mut(|slot| {
+                // SAFETY: `ARMED` and we hold the lock (invariant 2).
+                unsafe { (*slot).replace(new) }
+            }))
         });
         match swapped {
             Ok(old) => {

@@ -139,10 +139,12 @@ impl<T> Inner<T> {
     /// not taken before.
     unsafe fn take_value(&self) -> T {
         self.state.fetch_or(TAKEN, Ordering::Relaxed);
-        // SAFETY: the caller owns the initialised slot (this function's
-        // contract); setting TAKEN first stops `Drop` from dropping it again.
-        self.value
-            .with_mut(|slot| unsafe { (*slot).assume_init_read() })
+        self.value.with_mut(|slot| {
+            // SAFETY: the caller owns the initialised slot (this function's
+            // contract); setting TAKEN first stops `Drop` from dropping it
+            // again.
+            unsafe { (*slot).assume_init_read() }
+        })
     }
 }
 
@@ -150,10 +152,11 @@ impl<T> Drop for Inner<T> {
     fn drop(&mut self) {
         let state = self.state.load(Ordering::Acquire);
         if state & VALUE != 0 && state & TAKEN == 0 {
-            // SAFETY: `&mut self`: no handle is left. The value was
-            // published (VALUE) and never moved out (no TAKEN).
-            self.value
-                .with_mut(|slot| unsafe { (*slot).assume_init_drop() });
+            self.value.with_mut(|slot| {
+                // SAFETY: `&mut self`: no handle is left. The value was
+                // published (VALUE) and never moved out (no TAKEN).
+                unsafe { (*slot).assume_init_drop() }
+            });
         }
     }
 }

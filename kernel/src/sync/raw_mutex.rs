@@ -116,10 +116,11 @@ impl IrqRawMutex {
     /// Stores the holder's books. Called right after acquiring.
     fn enter(&self, irq: IrqRestore) {
         let rank = RankRecord::record(self.rank());
-        // SAFETY: we just acquired the lock word, so no other CPU touches
-        // `holder` until we release it, and no reference into it is live.
-        self.holder
-            .with_mut(|holder| unsafe { *holder = Some(Holder { rank, irq }) });
+        self.holder.with_mut(|holder| {
+            // SAFETY: we just acquired the lock word, so no other CPU touches
+            // `holder` until we release it, and no reference into it is live.
+            unsafe { *holder = Some(Holder { rank, irq }) }
+        });
     }
 }
 
