@@ -425,7 +425,7 @@ impl<P: Platform> Executor<P> {
     /// context; never blocks, allocates or frees.
     pub(crate) fn schedule(&self, task: TaskRef) {
         let header = task.header();
-        let home = (header.home.load(Ordering::Relaxed) as usize).min(self.cores.len() - 1);
+        let home = self.home_of(header);
         let here = self.current_index();
         let core = &self.cores[home];
         if here == Some(home) {
@@ -445,6 +445,12 @@ impl<P: Platform> Executor<P> {
             bump(&core.stats.wakes_remote, 1);
         }
         self.enqueue(task, home);
+    }
+
+    /// The core whose queue a wake of this task goes to (its home, clamped to
+    /// the cores that exist).
+    fn home_of(&self, header: &Header) -> usize {
+        (header.home.load(Ordering::Relaxed) as usize).min(self.cores.len() - 1)
     }
 
     /// Pushes `task` (with `QUEUED` set) onto `target`'s queue at its
@@ -618,24 +624,34 @@ impl<P: Platform> Executor<P> {
             return;
         }
         bump_owned(&stats.polls, 1);
-        if header.last_core.swap(me as u32, Relaxed) != me as u32 {
+        // Only the poller (one at a time: RUNNING) touches `last_core` and
+        // `yielded`: plain loads and stores, no locked instruction per poll.
+        if header.last_core.load(Relaxed) != me as u32 {
+            header.last_core.store(me as u32, Relaxed);
             bump_owned(&stats.tasks_run, 1);
         }
         let result = task.poll();
-        if header.yielded.swap(false, Relaxed) {
+        if header.yielded.load(Relaxed) {
+            header.yielded.store(false, Relaxed);
             bump_owned(&stats.yields, 1);
         }
         match result {
             Poll::Ready(()) => task.complete(),
             Poll::Pending => match task.after_pending() {
-                AfterPending::Requeue(task) => {
-                    // Woken during the poll (a yield: counted here, as a
-                    // local wake) or orphaned: to the back of its home queue.
-                    if task.header().state.load(Ordering::Relaxed) & ORPHAN == 0 {
-                        bump_owned(&stats.requeues, 1);
+                AfterPending::Woken(task) => {
+                    // A yield (counted here, as a local wake): to the back of
+                    // its home queue, which is this core's unless the wake
+                    // came from elsewhere after a migration.
+                    bump_owned(&stats.requeues, 1);
+                    let home = self.home_of(task.header());
+                    if home == me {
+                        self.cores[me].push_level(task.header().priority as usize, task);
+                    } else {
+                        self.enqueue(task, home);
                     }
-                    let home = (task.header().home.load(Ordering::Relaxed) as usize)
-                        .min(self.cores.len() - 1);
+                }
+                AfterPending::Orphaned(task) => {
+                    let home = self.home_of(task.header());
                     self.enqueue(task, home);
                 }
                 AfterPending::Idle => {}
@@ -758,7 +774,7 @@ impl<P: Platform> Executor<P> {
                     continue;
                 }
                 task.header().home.store(to as u32, Ordering::Relaxed);
-                if keep.is_none() && moved == 0 && half {
+                if half && keep.is_none() {
                     *keep = Some(task);
                 } else {
                     dst.push_level(level, task);

@@ -374,8 +374,11 @@ where
 
 /// What the poller does after [`TaskRef::poll`] returned `Pending`.
 pub(crate) enum AfterPending {
-    /// Woken during the poll (or orphaned): push the reference back.
-    Requeue(TaskRef),
+    /// Woken during the poll (a yield): push the reference back.
+    Woken(TaskRef),
+    /// Orphaned (no waker exists): push the reference back so that the core
+    /// that pops it cancels it.
+    Orphaned(TaskRef),
     /// Idle until a wake; the poller's reference is gone.
     Idle,
 }
@@ -442,18 +445,19 @@ impl TaskRef {
         loop {
             debug_assert!(cur & RUNNING != 0);
             let idle = cur & !RUNNING;
-            let (next, requeue) = if cur & QUEUED != 0 {
+            let (next, kind) = if cur & QUEUED != 0 {
                 // Woken during the poll: our reference goes back in.
-                (idle, true)
+                (idle, 1)
             } else if refs(cur) == 1 || (refs(cur) == 2 && cur & JOIN_INTEREST != 0) {
                 // Nothing but us (and perhaps the JoinHandle) refers to it:
                 // no waker exists, it can never be woken. Cancel it.
-                (idle | QUEUED | ORPHAN, true)
+                (idle | QUEUED | ORPHAN, 2)
             } else {
-                (idle - REF_ONE, false)
+                (idle - REF_ONE, 0)
             };
             match state.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) if requeue => return AfterPending::Requeue(self),
+                Ok(_) if kind == 1 => return AfterPending::Woken(self),
+                Ok(_) if kind == 2 => return AfterPending::Orphaned(self),
                 Ok(_) => return AfterPending::Idle,
                 Err(actual) => cur = actual,
             }
