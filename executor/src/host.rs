@@ -24,7 +24,7 @@ use std::{
     pin::pin,
     sync::{
         Arc, OnceLock,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     task::{Context, Poll, Wake, Waker},
     thread::{self, JoinHandle as ThreadHandle, Thread},
@@ -47,8 +47,6 @@ struct Line {
     thread: OnceLock<Thread>,
     /// The pending-interrupt bit.
     pending: AtomicBool,
-    /// Interrupts taken while the core was awake (and so gone).
-    taken_awake: AtomicU64,
 }
 
 /// A [`Platform`] whose cores are std threads (module docs: x86 semantics).
@@ -87,13 +85,6 @@ impl ThreadPlatform {
         }
     }
 
-    /// Interrupts `core` took while awake (they did not end any halt).
-    pub fn interrupts_taken_awake(&self, core: CoreId) -> u64 {
-        self.lines[core.0 as usize]
-            .taken_awake
-            .load(Ordering::Relaxed)
-    }
-
     /// Requests every core loop to stop and wakes all cores.
     pub fn request_stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -114,11 +105,11 @@ impl Platform for ThreadPlatform {
         if let Some(line) = self.lines.get(core as usize)
             && line.pending.load(Ordering::Relaxed)
             && INTERRUPTS_ON.with(Cell::get)
-            && line.pending.swap(false, Ordering::AcqRel)
         {
             // Taken while awake: the handler runs (nothing to do) and the
-            // interrupt is gone.
-            line.taken_awake.fetch_add(1, Ordering::Relaxed);
+            // interrupt is gone. (A swap, not a store: one raised meanwhile
+            // stays pending, as a second IPI would in the IRR.)
+            line.pending.swap(false, Ordering::AcqRel);
         }
         CoreId(core)
     }

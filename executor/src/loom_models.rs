@@ -64,12 +64,8 @@ struct Cpu {
     /// uses: claimed by `wake_core`, released when the IPI is taken.
     latch: IpiLatch,
     thread: Mutex<Option<thread::Thread>>,
-    /// Interrupts taken while the core was awake (IF=1): they are gone.
-    taken_awake: StdAtomicUsize,
     /// RESCHED IPIs sent to this core (claims of the latch).
     ipis: StdAtomicUsize,
-    /// RESCHED IPIs taken by this core (its handler ran).
-    ipis_taken: StdAtomicUsize,
     /// The model asked this core's loop to stop: a halt ends (test
     /// scaffolding, not part of the modelled protocol).
     stop: StdAtomicBool,
@@ -88,7 +84,6 @@ impl Cpu {
         };
         let resched = take(&self.resched);
         if resched {
-            self.ipis_taken.fetch_add(1, Std::SeqCst);
             self.latch.delivered();
         }
         let tick = take(&self.tick);
@@ -110,9 +105,7 @@ impl LoomPlatform {
                     tick: AtomicBool::new(false),
                     latch: IpiLatch::new(),
                     thread: Mutex::new(None),
-                    taken_awake: StdAtomicUsize::new(0),
                     ipis: StdAtomicUsize::new(0),
-                    ipis_taken: StdAtomicUsize::new(0),
                     stop: StdAtomicBool::new(false),
                 })
                 .collect(),
@@ -163,10 +156,9 @@ impl Platform for LoomPlatform {
         let core = CORE.with(Cell::get);
         if let Some(cpu) = self.cpus.get(core as usize)
             && IF.with(Cell::get)
-            && cpu.take_interrupts()
         {
-            // Taken while awake: the handlers ran and the interrupts are gone.
-            cpu.taken_awake.fetch_add(1, Std::SeqCst);
+            // Taken while awake: the handlers run and the interrupts are gone.
+            cpu.take_interrupts();
         }
         CoreId(core)
     }
