@@ -608,33 +608,47 @@ fn recheck_finds_work_and_does_not_halt() {
 /// in one sleep episode must not suppress the wake-up of the next one.
 #[test]
 fn every_sleep_episode_gets_its_own_wake_up() {
-    let e = exec(2, Config::default());
+    // Real sleep episodes of core 1 (its own `step` → idle protocol → halt);
+    // "during the halt" core 0 wakes core 1's tasks.
+    let e = exec(
+        2,
+        Config {
+            idle_spin_rounds: 0,
+            ..Config::default()
+        },
+    );
     on(e, 1);
     let gates: Vec<Gate> = (0..3).map(|_| Gate::default()).collect();
     for g in &gates {
         let _ = e.spawn_on(CoreId(1), Priority::Normal, g.clone());
     }
     e.run_until_idle();
-    // Episode 1: core 1 announces sleep; core 0's wake claims the IPI.
-    e.core(1).state.swap(SLEEPING, ShimOrdering::AcqRel);
-    on(e, 0);
-    gates[0].waker().wake();
+    let wake_from_core0 = |which: &'static [usize], gates: Vec<Gate>| -> Hook {
+        Box::new(move || {
+            e.platform().current.store(0, Ordering::SeqCst);
+            for &i in which {
+                gates[i].open();
+                gates[i].waker().wake();
+            }
+            assert_eq!(
+                e.core(1).state.load(ShimOrdering::SeqCst),
+                SLEEPING | NOTIFIED
+            );
+            e.platform().current.store(1, Ordering::SeqCst);
+        })
+    };
+    // Episode 1: core 0's wake claims the episode's IPI.
+    *e.platform().during_halt.lock().unwrap() = Some(wake_from_core0(&[0], gates.clone()));
+    assert!(!e.step(), "nothing to run: core 1 sleeps");
     assert_eq!(wakes(e), [1]);
-    assert_eq!(
-        e.core(1).state.load(ShimOrdering::SeqCst),
-        SLEEPING | NOTIFIED
-    );
-    // Core 1 wakes (say, on its tick) and runs, taking the IPI while awake.
-    e.core(1).state.swap(AWAKE, ShimOrdering::AcqRel);
-    on(e, 1);
-    e.run_until_idle();
-    // Episode 2: a fresh announcement; the next wake must send a new IPI.
-    e.core(1).state.swap(SLEEPING, ShimOrdering::AcqRel);
-    on(e, 0);
-    gates[1].waker().wake();
-    gates[2].waker().wake();
+    assert_eq!(e.core(1).state.load(ShimOrdering::SeqCst), AWAKE);
+    assert!(e.step(), "core 1 runs the woken task");
+    // Episode 2: a fresh announcement; the next wakes must send a new IPI.
+    *e.platform().during_halt.lock().unwrap() = Some(wake_from_core0(&[1, 2], gates.clone()));
+    assert!(!e.step());
     assert_eq!(wakes(e), [1, 1], "one wake-up per episode, every episode");
     assert_eq!(e.stats(CoreId(1)).resched_requested, 2);
+    assert_eq!(e.run_until_idle(), 2);
 }
 
 #[test]
