@@ -194,6 +194,20 @@ impl Platform for LoomPlatform {
     }
 }
 
+/// A loom thread that is core `core` and runs its loop until `stop` holds
+/// for the value of `watch`.
+fn core_thread(
+    exec: &'static Executor<LoomPlatform>,
+    core: u32,
+    watch: Shared<StdAtomicUsize>,
+    stop: fn(usize) -> bool,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        exec.platform().enter(core);
+        exec.run_until(&|| stop(watch.load(Std::SeqCst)));
+    })
+}
+
 fn executor(cores: usize, config: Config) -> &'static Executor<LoomPlatform> {
     Box::leak(Box::new(Executor::new(
         LoomPlatform::new(cores),
@@ -358,11 +372,7 @@ fn loom_remote_spawn_vs_idle_no_lost_wakeup() {
         let exec = executor(2, small());
         exec.platform().enter(0);
         let done = std::sync::Arc::new(StdAtomicUsize::new(0));
-        let d = done.clone();
-        let core1 = thread::spawn(move || {
-            exec.platform().enter(1);
-            exec.run_until(&|| d.load(Std::SeqCst) == 1);
-        });
+        let core1 = core_thread(exec, 1, done.clone(), |n| n == 1);
         let d = done.clone();
         drop(exec.spawn_on(CoreId(1), Priority::High, async move {
             d.fetch_add(1, Std::SeqCst);
@@ -536,11 +546,7 @@ fn loom_remote_spawns_across_sleep_episodes_with_a_tick() {
         let exec = executor(2, small());
         exec.platform().enter(0);
         let done = std::sync::Arc::new(StdAtomicUsize::new(0));
-        let d = done.clone();
-        let core1 = thread::spawn(move || {
-            exec.platform().enter(1);
-            exec.run_until(&|| d.load(Std::SeqCst) == 2);
-        });
+        let core1 = core_thread(exec, 1, done.clone(), |n| n == 2);
         let tick = thread::spawn(move || exec.platform().interrupt(1));
         for _ in 0..2 {
             let d = done.clone();
@@ -609,13 +615,9 @@ fn loom_join_handle_vs_completion_across_cores() {
         drop(exec.spawn_pinned(CoreId(0), Priority::Normal, async move {
             g.store(producer.await.unwrap(), Std::SeqCst);
         }));
-        let g = got.clone();
-        let core1 = thread::spawn(move || {
-            exec.platform().enter(1);
-            // Until the joiner has the output: a steal attempt by core 0 can
-            // hold core 1's queue for a moment, so "idle" is not "done".
-            exec.run_until(&|| g.load(Std::SeqCst) != 0);
-        });
+        // Until the joiner has the output: a steal attempt by core 0 can hold
+        // core 1's queue for a moment, so "idle" is not "done".
+        let core1 = core_thread(exec, 1, got.clone(), |got| got != 0);
         exec.run_until(&|| got.load(Std::SeqCst) != 0);
         // Core 1 may have halted before the stop condition became true.
         exec.platform().request_stop(1);
