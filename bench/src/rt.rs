@@ -5,7 +5,31 @@
 //! [`Spawner`]; everything runtime-specific lives in the three modules below,
 //! so an API change of one runtime is a change in its module only.
 
-use std::future::Future;
+use std::{
+    fmt::Debug,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+/// A join handle whose `Result` is unwrapped: no benchmark task fails or is
+/// cancelled, so an error is a bug worth a panic. (Ours and Tokio's both
+/// resolve to `Result<T, JoinError>`.)
+pub struct Unwrapped<J>(J);
+
+impl<J, T, E> Future for Unwrapped<J>
+where
+    J: Future<Output = Result<T, E>> + Unpin,
+    E: Debug,
+{
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|result| result.expect("a benchmark task failed or was cancelled"))
+    }
+}
 
 /// A runtime under test, owned by the main thread.
 pub trait Runtime: Sized {
@@ -47,12 +71,9 @@ pub trait Spawner: Clone + Send + Sync + 'static {
 
 /// Our executor: [`executor::host::Harness`] with N core threads.
 pub mod ours {
-    use std::{
-        future::Future,
-        pin::Pin,
-        task::{Context, Poll},
-        time::Duration,
-    };
+    use std::{future::Future, time::Duration};
+
+    use super::Unwrapped;
 
     use executor::{
         Config, Executor, JoinHandle, Priority,
@@ -97,29 +118,15 @@ pub mod ours {
         }
     }
 
-    /// Our `JoinHandle`, its `Result` unwrapped (no bench task is ever
-    /// cancelled), as the Tokio adapter does.
-    pub struct OursJoin<T>(JoinHandle<T>);
-
-    impl<T> Future for OursJoin<T> {
-        type Output = T;
-
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-            Pin::new(&mut self.0)
-                .poll(cx)
-                .map(|result| result.expect("a benchmark task was cancelled"))
-        }
-    }
-
     impl super::Spawner for OursSpawner {
-        type Join<T: Send + 'static> = OursJoin<T>;
+        type Join<T: Send + 'static> = Unwrapped<JoinHandle<T>>;
 
-        fn spawn<F>(&self, future: F) -> OursJoin<F::Output>
+        fn spawn<F>(&self, future: F) -> Unwrapped<JoinHandle<F::Output>>
         where
             F: Future + Send + 'static,
             F::Output: Send + 'static,
         {
-            OursJoin(self.0.spawn(Priority::Normal, future))
+            Unwrapped(self.0.spawn(Priority::Normal, future))
         }
 
         fn spawn_detached<F>(&self, future: F)
@@ -137,12 +144,9 @@ pub mod ours {
 
 /// Tokio's multi-thread runtime with N workers.
 pub mod tokio_rt {
-    use std::{
-        future::Future,
-        pin::Pin,
-        task::{Context, Poll},
-    };
+    use std::future::Future;
 
+    use super::Unwrapped;
     use tokio::runtime::{Builder, Handle, Runtime as TokioRuntime};
 
     /// Tokio's multi-thread runtime.
@@ -153,19 +157,6 @@ pub mod tokio_rt {
     /// A runtime handle (what `tokio::spawn` finds in the thread context).
     #[derive(Clone)]
     pub struct TokioSpawner(Handle);
-
-    /// A `tokio::task::JoinHandle` whose `Result` is unwrapped.
-    pub struct TokioJoin<T>(tokio::task::JoinHandle<T>);
-
-    impl<T> Future for TokioJoin<T> {
-        type Output = T;
-
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-            Pin::new(&mut self.0)
-                .poll(cx)
-                .map(|result| result.expect("a benchmark task failed"))
-        }
-    }
 
     impl super::Runtime for Tokio {
         const NAME: &'static str = "tokio";
@@ -193,14 +184,14 @@ pub mod tokio_rt {
     }
 
     impl super::Spawner for TokioSpawner {
-        type Join<T: Send + 'static> = TokioJoin<T>;
+        type Join<T: Send + 'static> = Unwrapped<tokio::task::JoinHandle<T>>;
 
-        fn spawn<F>(&self, future: F) -> TokioJoin<F::Output>
+        fn spawn<F>(&self, future: F) -> Unwrapped<tokio::task::JoinHandle<F::Output>>
         where
             F: Future + Send + 'static,
             F::Output: Send + 'static,
         {
-            TokioJoin(self.0.spawn(future))
+            Unwrapped(self.0.spawn(future))
         }
 
         fn spawn_detached<F>(&self, future: F)
