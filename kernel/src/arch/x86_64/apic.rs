@@ -242,38 +242,47 @@ pub fn start_tick(timer_hz: u64) -> Result<TimerMode, ApicError> {
     Ok(mode)
 }
 
-/// Called by the tick handler first (before `ticks` counts this tick):
-/// updates `ticks_late` and `ticks_lost` from the TSC (`kernel::tick`). Only
-/// this CPU's handler writes these counters.
-pub fn account_tick() {
+/// The tick's period in TSC cycles.
+fn tick_period_tsc() -> u64 {
+    crate::time::tsc_hz() / u64::from(SCHED_HZ)
+}
+
+/// The tick handler's clock work, on one TSC read and one period (call it
+/// before `ticks` counts this tick): updates `ticks_late` and `ticks_lost`
+/// (`kernel::tick`) and, in TSC-deadline mode, arms the next deadline. Only
+/// this CPU's handler writes these fields.
+pub fn on_tick() {
     let this = percpu::percpu_current();
     let now = tsc::read();
+    let period = tick_period_tsc();
     let last = this.last_tick_tsc.load(Ordering::Relaxed);
     this.last_tick_tsc.store(now, Ordering::Relaxed);
     if last == 0 {
         this.first_tick_tsc.store(now, Ordering::Relaxed);
-        return;
+    } else {
+        if kernel::tick::missed_ticks(now.saturating_sub(last), period) > 0 {
+            this.ticks_late.fetch_add(1, Ordering::Relaxed);
+        }
+        let first = this.first_tick_tsc.load(Ordering::Relaxed);
+        let ticks = this.ticks.load(Ordering::Relaxed) + 1;
+        let behind = kernel::tick::ticks_behind(first, now, period, ticks);
+        this.ticks_lost.store(behind, Ordering::Relaxed);
     }
-    let period = crate::time::tsc_hz() / u64::from(SCHED_HZ);
-    if kernel::tick::missed_ticks(now.saturating_sub(last), period) > 0 {
-        this.ticks_late.fetch_add(1, Ordering::Relaxed);
-    }
-    let first = this.first_tick_tsc.load(Ordering::Relaxed);
-    let ticks = this.ticks.load(Ordering::Relaxed) + 1;
-    let behind = kernel::tick::ticks_behind(first, now, period, ticks);
-    this.ticks_lost.store(behind, Ordering::Relaxed);
+    rearm(this, now, period);
 }
 
-/// Called by the tick handler: in TSC-deadline mode, arms the next deadline
-/// one period after the previous one (so ticks do not drift), or one period
-/// from now if the CPU fell behind. Nothing to do in periodic mode.
+/// Arms the first deadline (TSC-deadline mode; nothing in periodic mode).
 pub fn rearm_tick() {
+    rearm(percpu::percpu_current(), tsc::read(), tick_period_tsc());
+}
+
+/// In TSC-deadline mode, arms the next deadline one period after the
+/// previous one (so ticks do not drift), or one period from `now` if the CPU
+/// fell behind. Nothing to do in periodic mode.
+fn rearm(this: &percpu::PerCpu, now: u64, period: u64) {
     if TICK_MODE.get() != Some(&TimerMode::TscDeadline) {
         return;
     }
-    let this = percpu::percpu_current();
-    let period = crate::time::tsc_hz() / u64::from(SCHED_HZ);
-    let now = tsc::read();
     let previous = this.next_tick_tsc.load(Ordering::Relaxed);
     let next = if previous == 0 || previous + period <= now {
         now + period

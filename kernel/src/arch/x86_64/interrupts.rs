@@ -140,13 +140,13 @@ fn in_interrupt<R>(body: impl FnOnce(&'static percpu::PerCpu) -> R) -> R {
     result
 }
 
-/// The scheduler tick: count it, let the executor expire this core's timers
-/// (and balance, every 100 ms), re-arm in TSC-deadline mode, EOI.
+/// The scheduler tick: late/lost-tick accounting and the TSC-deadline re-arm
+/// (`apic::on_tick`), count it, let the executor expire this core's timers
+/// (balancing runs in core 0's loop, not here), EOI.
 extern "x86-interrupt" fn timer_tick(_frame: InterruptStackFrame) {
     in_interrupt(|this| {
-        apic::account_tick();
+        apic::on_tick();
         this.ticks.fetch_add(1, Ordering::Relaxed);
-        apic::rearm_tick();
         crate::sched::on_timer_tick();
         apic::eoi();
     });
