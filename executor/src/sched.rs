@@ -366,7 +366,7 @@ impl<P: Platform> Executor<P> {
         self.live.fetch_add(1, Relaxed);
         let id = self.next_id.fetch_add(1, Relaxed);
         let (task, join) = task::allocate(self, id, priority, target as u32, pinned, future);
-        self.enqueue(task, target);
+        self.enqueue(task, target, self.current_index());
         // SAFETY: `allocate` gave the JoinHandle its reference and
         // JOIN_INTEREST, and `F::Output` is the handle's type.
         unsafe { JoinHandle::new(join) }
@@ -444,7 +444,7 @@ impl<P: Platform> Executor<P> {
         } else {
             bump(&core.stats.wakes_remote, 1);
         }
-        self.enqueue(task, home);
+        self.enqueue(task, home, here);
     }
 
     /// The core whose queue a wake of this task goes to (its home, clamped to
@@ -455,17 +455,19 @@ impl<P: Platform> Executor<P> {
 
     /// Pushes `task` (with `QUEUED` set) onto `target`'s queue at its
     /// priority and notifies `target` (idle protocol).
-    pub(crate) fn enqueue(&self, task: TaskRef, target: usize) {
+    pub(crate) fn enqueue(&self, task: TaskRef, target: usize, here: Option<usize>) {
         let level = task.header().priority as usize;
         self.cores[target].push_level(level, task);
-        self.notify(target);
+        self.notify(target, here);
     }
 
     /// The waker's half of the idle protocol (crate docs), after its push:
     /// one atomic read-modify-write on the target's state word; the waker
     /// that turns `SLEEPING` into `SLEEPING|NOTIFIED` sends the wake-up.
-    pub(crate) fn notify(&self, target: usize) {
-        if self.current_index() == Some(target) {
+    /// `here` is the caller's core ([`current_index`](Self::current_index)),
+    /// which callers on the wake path have at hand already.
+    pub(crate) fn notify(&self, target: usize, here: Option<usize>) {
+        if here == Some(target) {
             // Running on the target itself: task context (not halted), or an
             // interrupt that ends its halt / precedes its recheck (interrupts
             // are off between recheck and halt).
@@ -644,15 +646,11 @@ impl<P: Platform> Executor<P> {
                     // came from elsewhere after a migration.
                     bump_owned(&stats.requeues, 1);
                     let home = self.home_of(task.header());
-                    if home == me {
-                        self.cores[me].push_level(task.header().priority as usize, task);
-                    } else {
-                        self.enqueue(task, home);
-                    }
+                    self.enqueue(task, home, Some(me));
                 }
                 AfterPending::Orphaned(task) => {
                     let home = self.home_of(task.header());
-                    self.enqueue(task, home);
+                    self.enqueue(task, home, Some(me));
                 }
                 AfterPending::Idle => {}
             },
@@ -784,7 +782,7 @@ impl<P: Platform> Executor<P> {
             drop(consumer);
         }
         if repushed {
-            self.notify(from);
+            self.notify(from, self.current_index());
         }
         moved
     }
@@ -839,7 +837,7 @@ impl<P: Platform> Executor<P> {
                 break;
             }
             bump(&self.cores[min.0].stats.migrations, moved as u64);
-            self.notify(min.0);
+            self.notify(min.0, self.current_index());
             total += moved;
         }
         total
