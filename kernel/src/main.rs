@@ -155,7 +155,7 @@ fn init_time() {
                 c.hz / 1_000 % 1_000,
                 c.error_ppm / 10_000,
                 c.error_ppm / 100 % 100,
-                c.windows
+                arch::x86_64::tsc::CALIBRATION_ROUNDS
             );
             if c.error_ppm > arch::x86_64::tsc::CALIBRATION_BOUND_PPM {
                 log::warn!(

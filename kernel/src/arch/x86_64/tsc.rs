@@ -14,7 +14,7 @@ use drivers::pit::{self, Pit, PitError, Window};
 /// Length of the PIT window the TSC is measured over.
 pub const CALIBRATION_WINDOW_NS: u64 = 10_000_000;
 /// Windows measured; the least disturbed one is kept.
-const CALIBRATION_ROUNDS: usize = 7;
+pub const CALIBRATION_ROUNDS: usize = 7;
 /// The error bound the calibration promises: windows whose slack makes their
 /// bound wider are reported (0.1 %; a quiet window here is ~0.02 %).
 pub const CALIBRATION_BOUND_PPM: u64 = 1_000;
@@ -34,8 +34,6 @@ pub struct Calibration {
     /// The error bound of the window it came from, in parts per million
     /// ([`pit::error_ppm`]).
     pub error_ppm: u64,
-    /// Windows measured.
-    pub windows: usize,
 }
 
 /// Measures the TSC frequency in Hz over [`CALIBRATION_ROUNDS`] PIT windows
@@ -71,6 +69,5 @@ pub fn calibrate() -> Result<Calibration, PitError> {
     Ok(Calibration {
         hz: pit::frequency_hz(best.delta, window_ns),
         error_ppm: pit::error_ppm(best, reload),
-        windows: CALIBRATION_ROUNDS,
     })
 }
