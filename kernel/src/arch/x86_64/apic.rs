@@ -14,7 +14,7 @@
 //! Also here: remapping and masking the legacy 8259 PICs before interrupts are
 //! enabled, and the IPI counters of per-CPU data.
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use drivers::apic::{
     ApicError, CpuFeatures, Icr, Lapic, LocalApic, LvtTimer, Mode, TimerDivide, TimerMode, X2Apic,
@@ -178,7 +178,7 @@ const CALIBRATION_WINDOW_NS: u64 = 10_000_000;
 /// Windows measured per CPU; the median is kept (see [`pit::median`]).
 const CALIBRATION_ROUNDS: usize = 5;
 
-/// The PIT is one device for the whole machine: CPUs calibrate one at a time.
+/// The PIT is one device for the whole machine: whoever measures with it holds this.
 static PIT: IrqSpinLock<()> = IrqSpinLock::new(LockRank::PIT, ());
 
 /// How the tick is driven, chosen once from CPUID on the BSP.
@@ -295,19 +295,37 @@ fn rearm(this: &percpu::PerCpu, now: u64, period: u64) {
     unsafe { drivers::apic::write_tsc_deadline(next) };
 }
 
-/// Calibrates and starts the calling CPU's scheduler tick; logs
-/// `[APIC] coreN timer @XHz` (X: the calibrated rate after the divider).
-/// A CPU whose calibration fails runs without a tick, which is reported.
+/// The Local APIC timer rate (counts per second after [`TIMER_DIVIDE`]),
+/// measured once by [`calibrate_tick`] on the BSP; 0 until then, or if the
+/// measurement failed.
+///
+/// One measurement serves every CPU: all Local APIC timers count the same
+/// clock (the bus or core-crystal clock, Intel SDM Vol. 3A §11.5.4), as Linux
+/// also assumes. Measuring on each CPU cost 50 ms per CPU of PIT time, one
+/// CPU at a time (the PIT is one device): 3.2 s at 64 CPUs and 12.8 s at 255,
+/// while the CPUs waiting their turn spun on the PIT lock.
+static TIMER_HZ: AtomicU64 = AtomicU64::new(0);
+
+/// Measures the Local APIC timer rate on the calling CPU (the BSP, before
+/// any AP starts its tick) and publishes it for [`init_tick`].
+pub fn calibrate_tick() -> Result<u64, PitError> {
+    let hz = calibrate_timer()?;
+    TIMER_HZ.store(hz, Ordering::Release);
+    Ok(hz)
+}
+
+/// Starts the calling CPU's scheduler tick at the rate [`calibrate_tick`]
+/// measured; logs `[APIC] coreN timer @XHz` (X: the rate after the divider).
+/// A CPU without a rate (calibration failed or not yet run) runs without a
+/// tick, which is reported.
 pub fn init_tick() {
     let this = percpu::percpu_current();
     let core = this.index();
-    let hz = match calibrate_timer() {
-        Ok(hz) => hz,
-        Err(error) => {
-            log::error!(target: "APIC", "core{core} timer calibration failed: {error:?}; no tick");
-            return;
-        }
-    };
+    let hz = TIMER_HZ.load(Ordering::Acquire);
+    if hz == 0 {
+        log::error!(target: "APIC", "core{core}: no calibrated timer rate; no tick");
+        return;
+    }
     this.lapic_timer_hz.store(hz, Ordering::Relaxed);
     this.timer_started_ns
         .store(crate::time::uptime_ns(), Ordering::Relaxed);

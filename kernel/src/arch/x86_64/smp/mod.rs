@@ -493,12 +493,15 @@ pub enum RunOnError {
     Ipi,
 }
 
-/// Starts the scheduler tick on every online CPU, after bring-up: each AP
-/// gets [`apic::init_tick`] posted to its idle loop, the BSP runs it itself,
-/// then waits (bounded) until every CPU's tick runs. Not during bring-up:
-/// calibration keeps CPUs busy on the shared PIT, and under an emulator with
-/// more virtual CPUs than host cores that starves APs still on their way up.
+/// Starts the scheduler tick on every online CPU, after bring-up: the BSP
+/// measures the Local APIC timer rate once ([`apic::calibrate_tick`]), each
+/// AP gets [`apic::init_tick`] posted to its idle loop, the BSP starts its
+/// own, then waits (bounded) until every CPU's tick runs.
 pub fn start_ticks() {
+    if let Err(error) = apic::calibrate_tick() {
+        log::error!(target: "APIC", "timer calibration failed: {error:?}; no CPU gets a tick");
+        return;
+    }
     let aps: Vec<u32> = online_cpus().filter(|&index| index != 0).collect();
     for &ap in &aps {
         if let Err(error) = run_on(ap, apic::init_tick) {
@@ -521,8 +524,8 @@ pub fn start_ticks() {
     }
 }
 
-/// How long [`start_ticks`] waits for the APs (each calibrates for ~50 ms,
-/// one at a time).
+/// How long [`start_ticks`] waits for the APs to start their ticks (each
+/// only programs its timer, so this is slack for vCPUs the host deschedules).
 const TICK_START_TIMEOUT_NS: u64 = 5_000_000_000;
 
 /// Makes CPU `index` run `f` from its idle loop, waking it with an IPI.
