@@ -17,6 +17,7 @@ pub const VALID_KEYS: &[&str] = &[
     "test",
     "smp_boot",
     "smp_fake_ap",
+    "smp_late_ap",
     "workload",
     "stats",
 ];
@@ -67,6 +68,10 @@ pub struct KernelArgs<'a> {
     /// `smp_fake_ap=`: also try to start this APIC id, which has no CPU
     /// behind it, to exercise the "AP never answers" path.
     pub smp_fake_ap: Option<u32>,
+    /// `smp_late_ap=`: the AP with this CPU index holds back in its entry
+    /// code until the BSP gives up on it, to exercise the "AP arrives after
+    /// the BSP gave up" path (it must park itself and be counted as late).
+    pub smp_late_ap: Option<u32>,
     /// `workload=`: what the executors run.
     pub workload: Workload,
     /// `stats=`: print the `[STATS]` block every this many milliseconds.
@@ -123,6 +128,7 @@ impl Default for KernelArgs<'_> {
             test: None,
             smp_boot: SmpBoot::Parallel,
             smp_fake_ap: None,
+            smp_late_ap: None,
             workload: Workload::Tasks,
             stats_interval_ms: None,
         }
@@ -210,6 +216,10 @@ pub fn parse<'a>(text: &'a str, mut on_issue: impl FnMut(ArgIssue<'a>)) -> Kerne
             "smp_fake_ap" => match value.parse::<u32>() {
                 Ok(apic_id) => args.smp_fake_ap = Some(apic_id),
                 Err(_) => on_issue(bad("an APIC id, e.g. 200")),
+            },
+            "smp_late_ap" => match value.parse::<u32>() {
+                Ok(index) if index > 0 => args.smp_late_ap = Some(index),
+                _ => on_issue(bad("the CPU index of an AP, e.g. 3")),
             },
             _ => on_issue(ArgIssue::UnknownKey { word }),
         }
@@ -309,7 +319,7 @@ mod tests {
         let msg = ArgIssue::UnknownKey { word: "bogus=1" }.to_string();
         assert_eq!(
             msg,
-            "unknown kernel argument 'bogus=1' (valid keys: log, duration, test, smp_boot, smp_fake_ap, workload, stats)"
+            "unknown kernel argument 'bogus=1' (valid keys: log, duration, test, smp_boot, smp_fake_ap, smp_late_ap, workload, stats)"
         );
     }
 
@@ -349,6 +359,15 @@ mod tests {
         assert_eq!(args.smp_boot, SmpBoot::Parallel);
         assert_eq!(args.smp_fake_ap, None);
         assert_eq!(issues.len(), 2);
+    }
+
+    #[test]
+    fn late_ap_is_an_ap_index() {
+        let (args, issues) = parse_collect("smp_late_ap=3");
+        assert_eq!((args.smp_late_ap, issues.len()), (Some(3), 0));
+        // Index 0 is the BSP, which is never late.
+        let (args, issues) = parse_collect("smp_late_ap=0 smp_late_ap=x");
+        assert_eq!((args.smp_late_ap, issues.len()), (None, 2));
     }
 
     #[test]

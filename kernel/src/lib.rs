@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+pub mod bringup;
 pub mod cmdline;
 pub mod config;
 pub mod heap_size;

@@ -105,7 +105,14 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         SmpBoot::Serial => smp::BootOrder::Serial,
         SmpBoot::Parallel => smp::BootOrder::Parallel,
     };
-    smp::init_smp(madt, order, args.smp_fake_ap);
+    smp::init_smp(
+        madt,
+        smp::Options {
+            order,
+            fake_ap: args.smp_fake_ap,
+            late_ap: args.smp_late_ap,
+        },
+    );
     smp::start_ticks();
 
     run(&args)

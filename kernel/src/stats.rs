@@ -35,9 +35,10 @@ pub fn cpus_online() -> usize {
 /// Prints the `[STATS]` block: a `total` line, then one line per online CPU.
 pub fn print() {
     crate::report!(
-        "[STATS] total cpus_online={} cpus_expected={} uptime_ms={}",
+        "[STATS] total cpus_online={} cpus_expected={} cpus_late={} uptime_ms={}",
         cpus_online(),
         smp::expected_real_cpus(),
+        smp::late_aps(),
         time::uptime_ms()
     );
     let now_ns = time::uptime_ns();

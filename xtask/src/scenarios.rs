@@ -183,6 +183,27 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        // AP 3 holds back until the BSP gives up on it, then must park itself
+        // and be counted as late, not come online behind the BSP's back.
+        name: "smp-late-ap-parks",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=2", "smp_late_ap=3"],
+        timeout_secs: 60,
+        qemu_args: &[],
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::Line {
+                prefix: "[SMP] WARN AP#3 (apic_id=3) failed to start at stage 5",
+                contains: &[],
+            },
+            Expect::Line {
+                prefix: "[STATS] total ",
+                contains: &["cpus_online=3 ", "cpus_expected=4 ", "cpus_late=1 "],
+            },
+        ],
+    },
+    Scenario {
         name: "smp-fake-ap-kernel-test",
         smp: 4,
         firmware: Firmware::Bios,

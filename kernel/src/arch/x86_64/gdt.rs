@@ -18,6 +18,7 @@
 
 use alloc::boxed::Box;
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use spin::Once;
 use x86_64::VirtAddr;
@@ -25,6 +26,8 @@ use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
 use x86_64::instructions::tables::load_tss;
 use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
 use x86_64::structures::tss::TaskStateSegment;
+
+use crate::config::MAX_CPUS;
 
 /// IST slot (0-based, as the `x86_64` crate counts) used by #DF.
 pub const DOUBLE_FAULT_IST_INDEX: u16 = 0;
@@ -59,7 +62,7 @@ impl IstStack {
 }
 
 /// The boot CPU's IST stacks, in slot order. Application processors get
-/// theirs from the heap when they are brought up.
+/// theirs from the heap, allocated by the BSP before it starts them.
 static BOOT_CPU_IST_STACKS: [IstStack; 3] = [IstStack::new(), IstStack::new(), IstStack::new()];
 
 /// The segment selectors of one CPU's GDT.
@@ -125,17 +128,54 @@ pub fn init_boot_cpu() {
     load(gdt, *selectors);
 }
 
-/// Installs a GDT and TSS for the calling application processor, with IST
-/// stacks from the heap. All three are leaked: the CPU uses them forever.
-pub fn init_application_processor() {
-    // Zeroed on the heap directly: 48 KiB built on this AP's stack first
-    // would be wasteful.
+/// The tables of one application processor, built by the BSP before the AP
+/// starts: the AP itself allocates nothing, so APs coming up together never
+/// contend for the heap lock (under an emulator with fewer host cores than
+/// virtual CPUs, a descheduled lock holder stalled every other AP for tens of
+/// milliseconds).
+struct ApTables {
+    gdt: GlobalDescriptorTable,
+    selectors: Selectors,
+}
+
+/// Each AP's tables by CPU index, published by [`prepare_application_processor`].
+static AP_TABLES: [AtomicPtr<ApTables>; MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+
+/// Builds the GDT, TSS and IST stacks of the AP with CPU index `index`, on
+/// the calling CPU (the BSP, before the AP's start-up IPI). All are leaked:
+/// the AP will use them forever.
+///
+/// # Panics
+/// If `index` is not below `MAX_CPUS`.
+pub fn prepare_application_processor(index: u32) {
+    // Zeroed on the heap directly: 48 KiB built on the stack first would be
+    // wasteful.
     let stacks = Box::<[IstStack; 3]>::new_zeroed();
     // SAFETY: an IstStack is a byte array in an UnsafeCell: all zeroes is a
     // valid value.
     let stacks: &'static [IstStack; 3] = Box::leak(unsafe { stacks.assume_init() });
     let tss: &'static TaskStateSegment = Box::leak(Box::new(tss_with_ist(stacks)));
     let (gdt, selectors) = gdt_with_tss(tss);
-    let gdt: &'static GlobalDescriptorTable = Box::leak(Box::new(gdt));
-    load(gdt, selectors);
+    let tables = Box::into_raw(Box::new(ApTables { gdt, selectors }));
+    let previous = AP_TABLES[index as usize].swap(tables, Ordering::AcqRel);
+    assert!(
+        previous.is_null(),
+        "AP tables of cpu {index} prepared twice"
+    );
+}
+
+/// Installs the GDT and TSS that [`prepare_application_processor`] built for
+/// the calling AP (CPU index `index`).
+///
+/// # Panics
+/// If none were prepared for `index`.
+pub fn init_application_processor(index: u32) {
+    let tables = AP_TABLES[index as usize].load(Ordering::Acquire);
+    assert!(!tables.is_null(), "no GDT prepared for cpu {index}");
+    // SAFETY: the pointer came from `Box::into_raw` in
+    // `prepare_application_processor` and is never freed: the tables live for
+    // the rest of the kernel's life. Only this CPU loads them (one index per CPU).
+    let tables: &'static ApTables = unsafe { &*tables };
+    load(&tables.gdt, tables.selectors);
 }

@@ -7,23 +7,33 @@
 //! 1. **Prepare.** Copy the [trampoline] to 0x8000, identity-map that page,
 //!    write the kernel's CR3 and the address of [`ap_entry64`] into its data
 //!    block, and for every AP: reserve a CPU index, map a stack (with an
-//!    unmapped guard page below) and write its top into the AP's slot.
-//! 2. **INIT IPI**: resets the AP into wait-for-SIPI; wait 10 ms.
+//!    unmapped guard page below), build its GDT, TSS and IST stacks
+//!    ([`gdt::prepare_application_processor`]) and write the stack's top into
+//!    the AP's slot.
+//! 2. **INIT IPI**: resets the AP into wait-for-SIPI; wait 10 ms on old CPUs,
+//!    not at all on modern ones or under a hypervisor (Linux's rule,
+//!    [`kernel::bringup::init_delay_us`]).
 //! 3. **Start-up IPI** with vector 0x08: the AP starts in real mode at
 //!    0x08 << 12 = 0x8000; wait 200 µs; send a **second SIPI** (the MP spec's
 //!    recipe, for APs that missed the first; one already running ignores it).
-//! 4. **Wait** up to 100 ms for the AP to mark itself online. Meanwhile it walks
-//!    the trampoline's stages (real → protected → long mode) and, in
-//!    [`ap_entry64`], sets GS.BASE to its per-CPU block, loads its own GDT/TSS,
-//!    the IDT, enables its Local APIC and sets its bit in [`CPU_STATES`].
-//!    An AP that does not make it is reported with the last stage it reached
-//!    (its progress byte) and left behind; boot goes on with the others.
+//! 4. **Wait** for the AP to come online, under [`kernel::bringup`]'s rule:
+//!    as long as some AP on its way makes progress. Meanwhile it walks the
+//!    trampoline's stages (real → protected → long mode) and, in
+//!    [`ap_entry64`], sets GS.BASE to its per-CPU block, loads its GDT/TSS and
+//!    the IDT, enables its Local APIC, claims its [`HANDOVER`] slot and sets
+//!    its bit in [`CPU_STATES`]. The BSP logs `AP#k online` when it sees it.
+//!    An AP the BSP gives up on is reported with the last stage it reached
+//!    (its progress byte); if it arrives later it parks itself and is
+//!    counted as late ([`late_aps`]). Boot goes on with the others.
 //!
-//! **Parallel bring-up** (the default) runs steps 2–4 for all APs at once: one
-//! 10 ms INIT wait in total instead of one per AP. It is safe because nothing
-//! the trampoline writes is shared between APs (progress bytes and stacks are
-//! per APIC id) and everything after is per-CPU or locked. `smp_boot=serial`
-//! starts them one at a time, which helps when debugging a CPU that hangs.
+//! **Parallel bring-up** (the default) runs steps 2–4 for all APs at once. It
+//! is safe because nothing the trampoline writes is shared between APs
+//! (progress bytes and stacks are per APIC id) and an AP's own set-up takes
+//! no lock and allocates nothing: APs coming up together never wait for
+//! each other (under an emulator, an AP descheduled while holding the heap
+//! or console lock stalled all others for tens of milliseconds).
+//! `smp_boot=serial` starts them one at a time, which helps when debugging a
+//! CPU that hangs.
 //!
 //! Delays come from the TSC, calibrated against the PIT at boot.
 
@@ -31,8 +41,9 @@ mod tests;
 pub mod trampoline;
 
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
+use kernel::bringup::{self, Verdict};
 use kernel::madt::Madt;
 use x86_64::structures::paging::PageTableFlags;
 use x86_64::{PhysAddr, VirtAddr};
@@ -41,6 +52,38 @@ use super::{apic, gdt, interrupts, paging, percpu};
 use crate::config::MAX_CPUS;
 use crate::memory::frame::GlobalFrames;
 use crate::time;
+
+/// Where the hand-over of CPU index `i` between the BSP and its AP stands:
+///
+/// ```text
+///            AP: compare_exchange            ┌────────┐
+///   CLIMBING ───────────────────────────────►│ ONLINE │
+///      │                                     └────────┘
+///      │ BSP gives up: compare_exchange      ┌───────────┐  AP arrives  ┌──────┐
+///      └────────────────────────────────────►│ ABANDONED │─────────────►│ LATE │ (parked)
+///                                            └───────────┘              └──────┘
+/// ```
+///
+/// Both sides move it with a compare-exchange from `CLIMBING`, so exactly one
+/// wins: an AP whose exchange fails was given up on and parks itself
+/// (`cli; hlt` forever) without touching shared state; a BSP whose exchange
+/// fails sees an AP that made it after all. Until its exchange succeeds an AP
+/// writes only what belongs to its CPU index: its progress byte, its stack,
+/// its `PerCpu` block (read by others only once the CPU is online), its own
+/// registers and Local APIC.
+static HANDOVER: [AtomicU8; MAX_CPUS] = [const { AtomicU8::new(CLIMBING) }; MAX_CPUS];
+const CLIMBING: u8 = 0;
+const ONLINE: u8 = 1;
+const ABANDONED: u8 = 2;
+const LATE: u8 = 3;
+
+/// APs that arrived after the BSP gave up on them, and parked.
+static LATE_APS: AtomicU32 = AtomicU32::new(0);
+
+/// How many APs arrived after the BSP had given up on them (each parked itself).
+pub fn late_aps() -> u32 {
+    LATE_APS.load(Ordering::Relaxed)
+}
 
 /// One bit per CPU index: set when that CPU is online.
 static CPU_STATES: [AtomicU64; MAX_CPUS / 64] = [const { AtomicU64::new(0) }; MAX_CPUS / 64];
@@ -55,15 +98,8 @@ pub const AP_STACK_SIZE: u64 = 64 * 1024;
 /// The unmapped page below each AP stack, so an overflow faults.
 const GUARD_SIZE: u64 = 4096;
 
-/// How long the BSP waits after INIT (MP spec: 10 ms).
-const INIT_DELAY_US: u64 = 10_000;
 /// How long the BSP waits between the two SIPIs (MP spec: 200 µs).
 const SIPI_DELAY_US: u64 = 200;
-/// How long an AP gets to come online after its second SIPI (serial), or how
-/// long the APs still on their way may go without any progress (parallel).
-const ONLINE_TIMEOUT_US: u64 = 100_000;
-/// Parallel bring-up gives up after this long in any case.
-const PARALLEL_BRING_UP_LIMIT_US: u64 = 1_000_000;
 
 /// Stage an AP reaches in [`ap_entry64`], after the trampoline's stages 1–4.
 const STAGE_RUST_ENTRY: u8 = 5;
@@ -108,6 +144,21 @@ pub fn init_boot_cpu_percpu() {
 pub fn boot_cpu_online() {
     set_online(0);
 }
+
+/// How [`init_smp`] starts the APs.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// One at a time or all at once (`smp_boot=`).
+    pub order: BootOrder,
+    /// Also try this APIC id, which has no CPU behind it (`smp_fake_ap=`).
+    pub fake_ap: Option<u32>,
+    /// The AP with this CPU index holds back until the BSP gives up on it
+    /// (`smp_late_ap=`): a test of the late-arrival path.
+    pub late_ap: Option<u32>,
+}
+
+/// The CPU index given with `smp_late_ap=`, `NO_CPU` if none.
+static LATE_AP_TEST: AtomicU32 = AtomicU32::new(NO_CPU);
 
 /// An AP the BSP will try to start.
 #[derive(Clone, Copy, Debug)]
@@ -155,11 +206,17 @@ pub enum StartError {
     },
 }
 
-/// Starts every enabled AP the MADT lists (plus `fake_ap`, an APIC id with no
-/// CPU behind it, to exercise the failure path). Returns the number of CPUs
-/// online afterwards, the BSP included.
-pub fn init_smp(madt: Option<&Madt>, order: BootOrder, fake_ap: Option<u32>) -> u32 {
+/// Starts every enabled AP the MADT lists (plus `options.fake_ap`, an APIC
+/// id with no CPU behind it, to exercise the failure path). Returns the
+/// number of CPUs online afterwards, the BSP included.
+pub fn init_smp(madt: Option<&Madt>, options: Options) -> u32 {
     let started = time::uptime_ns();
+    let Options {
+        order,
+        fake_ap,
+        late_ap,
+    } = options;
+    LATE_AP_TEST.store(late_ap.unwrap_or(NO_CPU), Ordering::Relaxed);
     let candidates = candidates(madt, fake_ap);
     if let Some(fake) = fake_ap {
         FAKE_AP_MARKER.store(fake, Ordering::Relaxed);
@@ -169,6 +226,7 @@ pub fn init_smp(madt: Option<&Madt>, order: BootOrder, fake_ap: Option<u32>) -> 
         .filter(|c| Some(c.apic_id) != fake_ap)
         .count();
     EXPECTED_REAL_CPUS.store(1 + real as u32, Ordering::Relaxed);
+    let mut prepared = started;
     if !candidates.is_empty() {
         if let Err(error) = prepare_trampoline() {
             log::error!(target: "SMP", "cannot start APs: {error}; running on the BSP alone");
@@ -186,14 +244,22 @@ pub fn init_smp(madt: Option<&Madt>, order: BootOrder, fake_ap: Option<u32>) -> 
                 ),
             }
         }
+        prepared = time::uptime_ns();
         match order {
-            BootOrder::Serial => ready.iter().for_each(|&ap| report(ap, start_serial(ap))),
+            BootOrder::Serial => ready.iter().for_each(|&ap| start_serial(ap)),
             BootOrder::Parallel => start_parallel(&ready),
         }
     }
     let online = online_cpus().count() as u32;
-    let us = (time::uptime_ns() - started) / 1000;
-    log::info!(target: "SMP", "{online} CPUs online in {us} us");
+    let now = time::uptime_ns();
+    log::info!(
+        target: "SMP",
+        "{online} CPUs online in {} us (prepare {} us, start {} us; INIT wait {} us)",
+        (now - started) / 1000,
+        (prepared - started) / 1000,
+        (now - prepared) / 1000,
+        init_delay_us()
+    );
     online
 }
 
@@ -274,6 +340,7 @@ fn prepare_ap(ap: Candidate) -> Result<(), &'static str> {
     let flags = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE;
     paging::map_range(bottom, AP_STACK_SIZE, flags, &mut GlobalFrames)
         .map_err(|_| "cannot map its stack")?;
+    gdt::prepare_application_processor(ap.index);
     let top = bottom + AP_STACK_SIZE;
     set_progress(ap.apic_id, 0);
     let slot = trampoline_virt(trampoline::STACKS_OFFSET + 8 * u64::from(ap.apic_id));
@@ -309,13 +376,25 @@ fn set_progress(apic_id: u32, stage: u8) {
     unsafe { progress_byte(apic_id).write_volatile(stage) }
 }
 
+/// How long to wait after INIT on this machine ([`bringup::init_delay_us`]).
+fn init_delay_us() -> u64 {
+    // CPUID leaves 0 and 1 exist on every x86_64 CPU.
+    let leaf0 = core::arch::x86_64::__cpuid(0);
+    let leaf1 = core::arch::x86_64::__cpuid(1);
+    let vendor = bringup::Vendor::from_cpuid(leaf0.ebx, leaf0.edx, leaf0.ecx);
+    // CPUID.1:ECX bit 31: "hypervisor present", set by every mainstream
+    // hypervisor, reserved (0) on bare metal.
+    let hypervisor = leaf1.ecx & (1 << 31) != 0;
+    bringup::init_delay_us(vendor, bringup::display_family(leaf1.eax), hypervisor)
+}
+
 /// Sends INIT, waits, sends both SIPIs: steps 2 and 3 for one AP.
 fn init_sipi_sipi(aps: &[Candidate]) -> Vec<(Candidate, Result<(), StartError>)> {
     let mut results: Vec<_> = aps
         .iter()
         .map(|&ap| (ap, apic::send_init(ap.apic_id).map_err(StartError::Ipi)))
         .collect();
-    time::delay_us(INIT_DELAY_US);
+    time::delay_us(init_delay_us());
     for round in 0..2 {
         for (ap, result) in results.iter_mut().filter(|(_, r)| r.is_ok()) {
             *result = apic::send_startup(ap.apic_id, trampoline::SIPI_VECTOR_PAGE)
@@ -328,67 +407,73 @@ fn init_sipi_sipi(aps: &[Candidate]) -> Vec<(Candidate, Result<(), StartError>)>
     results
 }
 
-/// Waits until `ap` is online or the timeout, measured from `since_ns`, passes.
-fn wait_online(ap: Candidate, since_ns: u64) -> Result<(), StartError> {
-    while time::uptime_ns() - since_ns < ONLINE_TIMEOUT_US * 1000 {
-        if is_online(ap.index) {
-            return Ok(());
-        }
-        core::hint::spin_loop();
-    }
-    Err(StartError::Timeout {
-        stage: progress(ap.apic_id),
-    })
-}
-
-fn start_serial(ap: Candidate) -> Result<(), StartError> {
+fn start_serial(ap: Candidate) {
     let (_, sent) = init_sipi_sipi(&[ap]).remove(0);
-    sent?;
-    wait_online(ap, time::uptime_ns())
+    match sent {
+        Ok(()) => wait_until_online(&[ap]),
+        Err(error) => give_up(ap, error),
+    }
 }
 
-/// Parallel bring-up: all APs climb at once and share the machine (under an
-/// emulator, possibly fewer host cores than virtual CPUs), so a fixed
-/// deadline for all of them would punish slow-but-moving APs. The BSP waits
-/// while any AP still on its way makes progress (a progress byte changes, or
-/// an AP comes online), and gives up on the rest after [`ONLINE_TIMEOUT_US`]
-/// without progress, or [`PARALLEL_BRING_UP_LIMIT_US`] in total.
+/// Parallel bring-up: all APs climb at once.
 fn start_parallel(aps: &[Candidate]) {
     let sent = init_sipi_sipi(aps);
-    let climbing: Vec<Candidate> = sent
-        .iter()
-        .filter(|(_, result)| result.is_ok())
-        .map(|(ap, _)| *ap)
-        .collect();
-    let start = time::uptime_ns();
+    let mut climbing = Vec::with_capacity(sent.len());
+    for (ap, result) in sent {
+        match result {
+            Ok(()) => climbing.push(ap),
+            Err(error) => give_up(ap, error),
+        }
+    }
+    wait_until_online(&climbing);
+}
+
+/// Waits for `aps`, which have had their SIPIs, to come online, and logs
+/// each as the BSP sees it arrive (the APs print nothing themselves: the
+/// console lock is shared, and an AP descheduled while holding it would stall
+/// the others).
+///
+/// When to give up is [`kernel::bringup`]'s rule: while any AP on its way
+/// makes progress (a progress byte changes, or an AP comes online), the BSP
+/// waits. Every AP given up on is moved to `ABANDONED` (see [`HANDOVER`])
+/// and reported.
+fn wait_until_online(aps: &[Candidate]) {
+    let start = time::uptime_ns() / 1000;
+    let mut announced = alloc::vec![false; aps.len()];
     let mut last_progress = start;
-    let mut last_state = climb_state(&climbing);
+    let mut last_state = climb_state(aps);
     loop {
-        let now = time::uptime_ns();
-        let state = climb_state(&climbing);
+        let mut still_climbing = 0;
+        for (ap, announced) in aps.iter().zip(&mut announced) {
+            if *announced {
+                continue;
+            }
+            if is_online(ap.index) {
+                log::info!(target: "SMP", "AP#{} online", ap.index);
+                *announced = true;
+            } else {
+                still_climbing += 1;
+            }
+        }
+        let now = time::uptime_ns() / 1000;
+        let state = climb_state(aps);
         if state != last_state {
             last_state = state;
             last_progress = now;
         }
-        let all_online = climbing.iter().all(|ap| is_online(ap.index));
-        let stalled = now - last_progress >= ONLINE_TIMEOUT_US * 1000;
-        let too_long = now - start >= PARALLEL_BRING_UP_LIMIT_US * 1000;
-        if all_online || stalled || too_long {
-            break;
+        match bringup::verdict(aps.len() as u64, still_climbing, start, last_progress, now) {
+            Verdict::Done => return,
+            Verdict::GiveUp => break,
+            Verdict::Wait => core::hint::spin_loop(),
         }
-        core::hint::spin_loop();
     }
-    for (ap, result) in sent {
-        let result = result.and_then(|()| {
-            if is_online(ap.index) {
-                Ok(())
-            } else {
-                Err(StartError::Timeout {
-                    stage: progress(ap.apic_id),
-                })
-            }
-        });
-        report(ap, result);
+    for (&ap, _) in aps
+        .iter()
+        .zip(&announced)
+        .filter(|(_, announced)| !**announced)
+    {
+        let stage = progress(ap.apic_id);
+        give_up(ap, StartError::Timeout { stage });
     }
 }
 
@@ -400,28 +485,36 @@ fn climb_state(aps: &[Candidate]) -> u64 {
         .sum()
 }
 
-/// Logs and records the failure of an AP that did not come online.
-fn report(ap: Candidate, result: Result<(), StartError>) {
-    if let Err(error) = &result {
-        let stage = match error {
-            StartError::Timeout { stage } => *stage,
-            StartError::Ipi(_) => 0,
-        };
-        FAILURES.lock().push(BringUpFailure {
-            apic_id: ap.apic_id,
-            stage,
-        });
+/// Gives up on `ap`, which did not come online in time or could not be sent
+/// its IPIs: moves it to `ABANDONED` (so it parks if it ever arrives), then
+/// logs and records the failure. If the AP went online in the meantime, it
+/// is announced instead.
+fn give_up(ap: Candidate, error: StartError) {
+    let handover = &HANDOVER[ap.index as usize];
+    if handover
+        .compare_exchange(CLIMBING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        log::info!(target: "SMP", "AP#{} online", ap.index);
+        return;
     }
-    match result {
-        Ok(()) => {}
-        Err(StartError::Timeout { stage }) => log::warn!(
+    let stage = match error {
+        StartError::Timeout { stage } => stage,
+        StartError::Ipi(_) => 0,
+    };
+    FAILURES.lock().push(BringUpFailure {
+        apic_id: ap.apic_id,
+        stage,
+    });
+    match error {
+        StartError::Timeout { stage } => log::warn!(
             target: "SMP",
             "AP#{} (apic_id={}) failed to start at stage {stage} ({})",
             ap.index,
             ap.apic_id,
             stage_name(stage)
         ),
-        Err(StartError::Ipi(error)) => log::warn!(
+        StartError::Ipi(error) => log::warn!(
             target: "SMP",
             "AP#{} (apic_id={}) failed to start: {error:?}",
             ap.index,
@@ -444,19 +537,46 @@ fn stage_name(stage: u8) -> &'static str {
 }
 
 /// Where every AP arrives from the trampoline, on its own stack, with the
-/// kernel's page tables but the trampoline's GDT and no IDT.
+/// kernel's page tables but the trampoline's GDT and no IDT. It takes no
+/// lock and allocates nothing: the BSP prepared its tables
+/// ([`gdt::prepare_application_processor`]) and logs its arrival.
 extern "sysv64" fn ap_entry64(apic_id: u64) -> ! {
     let apic_id = apic_id as u32;
     set_progress(apic_id, STAGE_RUST_ENTRY);
     let index = APIC_TO_INDEX[apic_id as usize].load(Ordering::Relaxed);
+    let handover = &HANDOVER[index as usize];
+    if handover.load(Ordering::Acquire) != CLIMBING {
+        park_late(handover);
+    }
     percpu::init_this_cpu(index, apic_id);
-    gdt::init_application_processor();
+    gdt::init_application_processor(index);
     interrupts::load();
     apic::init_this_cpu();
-    log::info!(target: "SMP", "AP#{index} online");
+    if index == LATE_AP_TEST.load(Ordering::Relaxed) {
+        // The test of the late path: with its set-up done, wait (making no
+        // progress) until the BSP gives up on this AP, then lose the race.
+        while handover.load(Ordering::Acquire) == CLIMBING {
+            core::hint::spin_loop();
+        }
+    }
+    if handover
+        .compare_exchange(CLIMBING, ONLINE, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        park_late(handover);
+    }
     set_progress(apic_id, STAGE_ONLINE);
     set_online(index);
     idle_loop()
+}
+
+/// Parks an AP that arrived after the BSP gave up on it: counts it, then
+/// stops for good with interrupts off. Nothing shared is touched but the
+/// counter, so the kernel's picture (that CPU is not online) stays true.
+fn park_late(handover: &AtomicU8) -> ! {
+    handover.store(LATE, Ordering::Release);
+    LATE_APS.fetch_add(1, Ordering::Relaxed);
+    super::cpu::halt_forever()
 }
 
 /// A CPU's loop when it has nothing to do: run a posted call if any, else
