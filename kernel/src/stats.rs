@@ -4,12 +4,23 @@
 use core::sync::atomic::Ordering;
 
 use crate::arch::x86_64::{percpu, smp};
+use crate::config::SCHED_HZ;
 use crate::{sched, time};
 
-/// Waits (at most `limit_ns`) until every IPI sent has been received, so that
-/// a final report is a consistent snapshot. Returns whether the books balance.
-pub fn settle_ipis(limit_ns: u64) -> bool {
-    let deadline = time::uptime_ns() + limit_ns;
+/// How long [`settle_ipis`] waits at most: 100 ms plus 4 ms per online CPU.
+/// Under an emulator with many more virtual CPUs than host cores, a halted
+/// vCPU can wait a long time for the host to run it and take its IPI (at
+/// 255 CPUs on 2 host cores, 100 ms left 25 IPIs in flight).
+pub fn settle_limit_ns() -> u64 {
+    (100 + 4 * cpus_online() as u64) * 1_000_000
+}
+
+/// Waits (at most [`settle_limit_ns`]) until every IPI sent has been
+/// received, so that a final report is a consistent snapshot; warns if the
+/// books still do not balance.
+pub fn settle_ipis() {
+    let limit = settle_limit_ns();
+    let deadline = time::uptime_ns() + limit;
     loop {
         let (mut sent, mut received) = (0, 0);
         for index in smp::online_cpus() {
@@ -18,10 +29,11 @@ pub fn settle_ipis(limit_ns: u64) -> bool {
             received += c.ipi_received.load(Ordering::Acquire);
         }
         if sent == received {
-            return true;
+            return;
         }
         if time::uptime_ns() >= deadline {
-            return false;
+            log::warn!(target: "STATS", "IPIs still in flight after {} ms", limit / 1_000_000);
+            return;
         }
         core::hint::spin_loop();
     }
@@ -41,24 +53,36 @@ pub fn print() {
         smp::late_aps(),
         time::uptime_ms()
     );
-    let now_ns = time::uptime_ns();
     for index in smp::online_cpus() {
         let cpu = percpu::percpu_for(index);
         let c = &cpu.counters;
+        // The clock is read for each line, next to that CPU's counters:
+        // printing 255 lines over the serial port takes a while, and ticks
+        // go on meanwhile.
+        let now_ns = time::uptime_ns();
+        let ticks = cpu.ticks.load(Ordering::Relaxed);
         let started = cpu.timer_started_ns.load(Ordering::Relaxed);
-        let timer_ms = if started == 0 {
+        let timer_ns = if started == 0 {
             0
         } else {
-            now_ns.saturating_sub(started) / 1_000_000
+            now_ns.saturating_sub(started)
         };
+        let timer_ms = timer_ns / 1_000_000;
+        // Lost as of now, not only as of this CPU's last tick: a CPU whose
+        // ticks stopped coming long ago has lost them too.
+        let due_now = (u128::from(timer_ns) * u128::from(SCHED_HZ) / 1_000_000_000) as u64;
+        let ticks_lost = cpu
+            .ticks_lost
+            .load(Ordering::Relaxed)
+            .max(due_now.saturating_sub(ticks));
         let e = sched::core_stats(index).unwrap_or_default();
         crate::report!(
             "[STATS] cpu={index} apic_id={} ticks={} ticks_lost={} ticks_late={} timer_ms={timer_ms} polls={} tasks_run={} \
              yields={} wakes_local={} wakes_remote={} ipi_sent={} ipi_received={} \
              resched_ipis={} steals={} migrations={} idle_halts={} spurious={}",
             cpu.apic_id(),
-            cpu.ticks.load(Ordering::Relaxed),
-            cpu.ticks_lost.load(Ordering::Relaxed),
+            ticks,
+            ticks_lost,
             cpu.ticks_late.load(Ordering::Relaxed),
             e.polls,
             e.tasks_run,

@@ -30,8 +30,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use executor::{CoreId, Executor, Platform, Priority, yield_now};
 
+use super::KernelPlatform;
 use super::turn::Turn;
-use super::{IPI_SETTLE_NS, KernelPlatform};
 use crate::arch::x86_64::tsc;
 use crate::{stats, time, verdict};
 
@@ -84,9 +84,7 @@ async fn driver(executor: Exec) {
          steal_cycles={steal} samples={SAMPLES} statistic=median tsc_mhz={}",
         time::tsc_hz() / 1_000_000
     );
-    if !stats::settle_ipis(IPI_SETTLE_NS) {
-        log::warn!(target: "STATS", "IPIs still in flight after {} ms", IPI_SETTLE_NS / 1_000_000);
-    }
+    stats::settle_ipis();
     stats::print();
     verdict::succeed();
 }

@@ -22,7 +22,7 @@ use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use executor::{CoreId, Executor, Priority, yield_now};
 
-use super::{IPI_SETTLE_NS, KernelPlatform};
+use super::KernelPlatform;
 use crate::{stats, time, verdict};
 
 type Exec = &'static Executor<KernelPlatform>;
@@ -78,9 +78,7 @@ async fn drive(executor: Exec) {
         RAN.load(Ordering::Relaxed),
         executor.live_tasks() - 1,
     );
-    if !stats::settle_ipis(IPI_SETTLE_NS) {
-        log::warn!(target: "STATS", "IPIs still in flight after {} ms", IPI_SETTLE_NS / 1_000_000);
-    }
+    stats::settle_ipis();
     stats::print();
     verdict::succeed();
 }

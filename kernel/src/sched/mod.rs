@@ -95,9 +95,6 @@ pub fn core_stats(cpu: u32) -> Option<CoreStats> {
         .map(|core| executor.stats(core))
 }
 
-/// How long the final report waits for IPIs in flight.
-const IPI_SETTLE_NS: u64 = 100_000_000;
-
 /// Ends timed runs and prints periodic statistics (`duration=`, `stats=`).
 async fn supervisor(
     executor: &'static Executor<KernelPlatform>,
@@ -128,9 +125,7 @@ async fn supervisor(
         }
         if duration_ms.is_some_and(|end| now >= end) {
             // Let IPIs in flight land: the final books must balance exactly.
-            if !stats::settle_ipis(IPI_SETTLE_NS) {
-                log::warn!(target: "STATS", "IPIs still in flight after {} ms", IPI_SETTLE_NS / 1_000_000);
-            }
+            stats::settle_ipis();
             stats::print();
             verdict::succeed();
         }
