@@ -7,7 +7,8 @@
 //! 3. **in-kernel tests**: one boot with `test=all`; each `[KTEST] pass`/`fail` counts,
 //!    and so does the harness run itself (`kernel-tests`: it must finish and report
 //!    consistently);
-//! 4. **boot scenarios**: one boot per row of [`SCENARIOS`].
+//! 4. **boot scenarios**: one boot per row of [`SCENARIOS`]; with `--scale`, also the
+//!    rows of [`SCALE_SCENARIOS`] (128 and 255 CPUs; minutes under TCG, not in CI).
 //!
 //! Each check prints `[test] PASS <name>` or `[test] FAIL <name>: <why>` (followed by
 //! the tail of its output); the last line is `N passed, M failed`. Boots run one after
@@ -26,7 +27,7 @@ use crate::kvm::{self, Accel, KvmMode};
 use crate::output::{self, KtestReport, VerdictKind};
 use crate::process;
 use crate::qemu;
-use crate::scenarios::{SCENARIOS, Scenario};
+use crate::scenarios::{SCALE_SCENARIOS, SCENARIOS, Scenario};
 use crate::toolchain::{self, KERNEL_TARGET};
 
 /// How many lines of a failed check's output are shown.
@@ -44,6 +45,10 @@ pub struct TestArgs {
     /// List the checks (after --filter) instead of running them.
     #[arg(long)]
     pub list: bool,
+    /// Also run the scale tier: boots with 128 and 255 CPUs (slow under
+    /// TCG: minutes, not part of CI).
+    #[arg(long)]
+    pub scale: bool,
 }
 
 /// One check of the test run.
@@ -76,7 +81,7 @@ const KERNEL_TESTS: &str = "kernel-tests";
 const KERNEL_TESTS_SMP: u16 = 4;
 
 /// All checks in order.
-fn all_checks() -> Vec<Check> {
+fn all_checks(scale: bool) -> Vec<Check> {
     let mut checks = vec![
         Check::Lint {
             name: "lint-fmt",
@@ -178,6 +183,9 @@ fn all_checks() -> Vec<Check> {
         Check::KernelTests,
     ];
     checks.extend(SCENARIOS.iter().map(Check::Boot));
+    if scale {
+        checks.extend(SCALE_SCENARIOS.iter().map(Check::Boot));
+    }
     checks
 }
 
@@ -229,7 +237,7 @@ struct Session {
 
 /// Runs `cargo xtask test`; returns whether every check passed.
 pub fn run(args: &TestArgs) -> Result<bool> {
-    let checks: Vec<Check> = all_checks()
+    let checks: Vec<Check> = all_checks(args.scale)
         .into_iter()
         .filter(|check| matches_filter(check.name(), args.filter.as_deref()))
         .collect();
@@ -513,7 +521,7 @@ mod tests {
 
     #[test]
     fn check_names_are_unique() {
-        let checks = all_checks();
+        let checks = all_checks(true);
         let names: HashSet<_> = checks.iter().map(Check::name).collect();
         assert_eq!(names.len(), checks.len());
     }
