@@ -8,7 +8,7 @@
 //!   4. TSC calibrated against the PIT                      ──► [TIME]
 //!   5. MADT → legacy PICs masked → BSP Local APIC          ──► [SMP] CPUs detected, BSP online
 //!   6. interrupts on; APs started (INIT-SIPI-SIPI)        ──► [SMP] AP#N online
-//!   7. each CPU's LAPIC timer calibrated and ticking     ──► [APIC] coreN timer @XHz
+//!   7. LAPIC timer measured on the BSP; every CPU ticking ──► [APIC] coreN timer @XHz
 //!   8. test=…  → in-kernel tests, verdict, exit
 //!      otherwise the per-core executors run the workload ──► [SCHED][coreN] run X
 //!      (duration=… → [STATS], exit)
