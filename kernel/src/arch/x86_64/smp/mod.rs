@@ -88,9 +88,6 @@ pub fn late_aps() -> u32 {
 /// One bit per CPU index: set when that CPU is online.
 static CPU_STATES: [AtomicU64; MAX_CPUS / 64] = [const { AtomicU64::new(0) }; MAX_CPUS / 64];
 
-/// CPU index of each APIC id, `NO_CPU` for APIC ids without one.
-static APIC_TO_INDEX: [AtomicU32; trampoline::MAX_APIC_ID as usize + 1] =
-    [const { AtomicU32::new(NO_CPU) }; trampoline::MAX_APIC_ID as usize + 1];
 const NO_CPU: u32 = u32::MAX;
 
 /// Size of each AP's kernel stack.
@@ -135,9 +132,6 @@ pub fn online_cpus() -> impl Iterator<Item = u32> {
 pub fn init_boot_cpu_percpu() {
     let apic_id = super::cpu::apic_id();
     percpu::init_this_cpu(0, apic_id);
-    if let Some(slot) = APIC_TO_INDEX.get(apic_id as usize) {
-        slot.store(0, Ordering::Relaxed);
-    }
 }
 
 /// Marks the boot CPU online, once its Local APIC is up.
@@ -277,17 +271,17 @@ fn candidates(madt: Option<&Madt>, fake_ap: Option<u32>) -> Vec<Candidate> {
         })
         .unwrap_or_default();
     apic_ids.extend(fake_ap);
-    let mut out = Vec::new();
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut seen = alloc::collections::BTreeSet::from([bsp]);
     for apic_id in apic_ids {
         let index = out.len() as u32 + 1;
-        if apic_id > trampoline::MAX_APIC_ID {
-            log::warn!(target: "SMP", "APIC id {apic_id} > {}: cannot start it", trampoline::MAX_APIC_ID);
+        if apic_id == trampoline::NO_APIC_ID {
+            log::warn!(target: "SMP", "APIC id {apic_id:#x} is reserved: cannot start it");
         } else if index as usize >= MAX_CPUS {
             log::warn!(target: "SMP", "APIC id {apic_id}: MAX_CPUS ({MAX_CPUS}) reached, left offline");
-        } else if APIC_TO_INDEX[apic_id as usize].load(Ordering::Relaxed) != NO_CPU {
+        } else if !seen.insert(apic_id) {
             log::warn!(target: "SMP", "APIC id {apic_id} listed twice: started once");
         } else {
-            APIC_TO_INDEX[apic_id as usize].store(index, Ordering::Relaxed);
             out.push(Candidate { index, apic_id });
         }
     }
@@ -300,7 +294,9 @@ fn trampoline_virt(offset: u64) -> VirtAddr {
 }
 
 /// Copies the trampoline to 0x8000, identity-maps it and writes the shared
-/// fields of its data block.
+/// fields of its data block: CR3, the entry point, where the stacks are, and
+/// an `apic_id` table that lists only the BSP so far (APs are added by
+/// [`prepare_ap`]).
 fn prepare_trampoline() -> Result<(), &'static str> {
     let code = trampoline::code();
     if code.len() > trampoline::CODE_LIMIT {
@@ -324,6 +320,17 @@ fn prepare_trampoline() -> Result<(), &'static str> {
         page.add(trampoline::ENTRY_OFFSET as usize)
             .cast::<u64>()
             .write(ap_entry64 as extern "sysv64" fn(u64) -> ! as usize as u64);
+        page.add(trampoline::STACK_TOP0_OFFSET as usize)
+            .cast::<u64>()
+            .write(stack_top(0).as_u64());
+        page.add(trampoline::STACK_STRIDE_OFFSET as usize)
+            .cast::<u64>()
+            .write(AP_STACK_SIZE + GUARD_SIZE);
+        let ids = page.add(trampoline::APIC_IDS_OFFSET as usize).cast::<u32>();
+        for index in 0..MAX_CPUS {
+            ids.add(index).write(trampoline::NO_APIC_ID);
+        }
+        ids.write(percpu::percpu_current().apic_id());
     }
     paging::identity_map(
         PhysAddr::new(trampoline::TRAMPOLINE_PHYS),
@@ -332,22 +339,25 @@ fn prepare_trampoline() -> Result<(), &'static str> {
     .map_err(|_| "cannot identity-map the trampoline page at 0x8000")
 }
 
-/// Maps the AP's stack and publishes it in its trampoline slot.
+/// The top of the stack of CPU index `index` (the BSP's slot, index 0, is
+/// never mapped: the BSP runs on the bootloader's stack).
+fn stack_top(index: u32) -> VirtAddr {
+    ap_stack_region() + GUARD_SIZE + AP_STACK_SIZE + u64::from(index) * (AP_STACK_SIZE + GUARD_SIZE)
+}
+
+/// Maps the AP's stack, builds its tables and enters its APIC id in the
+/// trampoline's table, which makes the AP find its CPU index.
 fn prepare_ap(ap: Candidate) -> Result<(), &'static str> {
-    let stacks = ap_stack_region();
-    let slot_base = stacks + u64::from(ap.index) * (AP_STACK_SIZE + GUARD_SIZE);
-    let bottom = slot_base + GUARD_SIZE;
+    let bottom = stack_top(ap.index) - AP_STACK_SIZE;
     let flags = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE;
     paging::map_range(bottom, AP_STACK_SIZE, flags, &mut GlobalFrames)
         .map_err(|_| "cannot map its stack")?;
     gdt::prepare_application_processor(ap.index);
-    let top = bottom + AP_STACK_SIZE;
-    set_progress(ap.apic_id, 0);
-    let slot = trampoline_virt(trampoline::STACKS_OFFSET + 8 * u64::from(ap.apic_id));
-    // SAFETY: the slot lies in the trampoline's data block (APIC id ≤ 255,
-    // checked by `candidates`), which the kernel owns; the AP reads it only
-    // after the SIPI, which is sent after this write.
-    unsafe { slot.as_mut_ptr::<u64>().write_volatile(top.as_u64()) };
+    set_progress(ap.index, 0);
+    // SAFETY: the entry lies in the trampoline's data block (index <
+    // MAX_CPUS, checked by `candidates`), which the kernel owns; the AP reads
+    // it only after the SIPI, which is sent after this write.
+    unsafe { apic_id_entry(ap.index).write_volatile(ap.apic_id) };
     Ok(())
 }
 
@@ -360,20 +370,27 @@ fn ap_stack_region() -> VirtAddr {
     })
 }
 
-fn progress_byte(apic_id: u32) -> *mut u8 {
-    trampoline_virt(trampoline::PROGRESS_OFFSET + u64::from(apic_id)).as_mut_ptr()
+/// CPU `index`'s entry in the trampoline's `apic_id` table.
+fn apic_id_entry(index: u32) -> *mut u32 {
+    assert!((index as usize) < MAX_CPUS);
+    trampoline_virt(trampoline::APIC_IDS_OFFSET + 4 * u64::from(index)).as_mut_ptr()
 }
 
-fn progress(apic_id: u32) -> u8 {
-    // SAFETY: a byte of the trampoline data block (apic_id ≤ 255), written by
-    // the AP; volatile because the AP writes it behind the compiler's back.
-    unsafe { progress_byte(apic_id).read_volatile() }
+fn progress_byte(index: u32) -> *mut u8 {
+    assert!((index as usize) < MAX_CPUS);
+    trampoline_virt(trampoline::PROGRESS_OFFSET + u64::from(index)).as_mut_ptr()
 }
 
-fn set_progress(apic_id: u32, stage: u8) {
+fn progress(index: u32) -> u8 {
+    // SAFETY: a byte of the trampoline data block (index < MAX_CPUS), written
+    // by the AP; volatile because the AP writes it behind the compiler's back.
+    unsafe { progress_byte(index).read_volatile() }
+}
+
+fn set_progress(index: u32, stage: u8) {
     // SAFETY: as in `progress`; only one agent writes at a time (the BSP
     // before the SIPI, the AP after).
-    unsafe { progress_byte(apic_id).write_volatile(stage) }
+    unsafe { progress_byte(index).write_volatile(stage) }
 }
 
 /// How long to wait after INIT on this machine ([`bringup::init_delay_us`]).
@@ -472,7 +489,7 @@ fn wait_until_online(aps: &[Candidate]) {
         .zip(&announced)
         .filter(|(_, announced)| !**announced)
     {
-        let stage = progress(ap.apic_id);
+        let stage = progress(ap.index);
         give_up(ap, StartError::Timeout { stage });
     }
 }
@@ -481,7 +498,7 @@ fn wait_until_online(aps: &[Candidate]) {
 /// their progress bytes plus the number online.
 fn climb_state(aps: &[Candidate]) -> u64 {
     aps.iter()
-        .map(|ap| u64::from(progress(ap.apic_id)) + u64::from(is_online(ap.index)))
+        .map(|ap| u64::from(progress(ap.index)) + u64::from(is_online(ap.index)))
         .sum()
 }
 
@@ -540,10 +557,12 @@ fn stage_name(stage: u8) -> &'static str {
 /// kernel's page tables but the trampoline's GDT and no IDT. It takes no
 /// lock and allocates nothing: the BSP prepared its tables
 /// ([`gdt::prepare_application_processor`]) and logs its arrival.
-extern "sysv64" fn ap_entry64(apic_id: u64) -> ! {
-    let apic_id = apic_id as u32;
-    set_progress(apic_id, STAGE_RUST_ENTRY);
-    let index = APIC_TO_INDEX[apic_id as usize].load(Ordering::Relaxed);
+extern "sysv64" fn ap_entry64(index: u64) -> ! {
+    // The trampoline found `index` in its table, so it is below MAX_CPUS.
+    let index = index as u32;
+    set_progress(index, STAGE_RUST_ENTRY);
+    // SAFETY: the BSP wrote this entry before the SIPI and no longer changes it.
+    let apic_id = unsafe { apic_id_entry(index).read_volatile() };
     let handover = &HANDOVER[index as usize];
     if handover.load(Ordering::Acquire) != CLIMBING {
         park_late(handover);
@@ -565,7 +584,7 @@ extern "sysv64" fn ap_entry64(apic_id: u64) -> ! {
     {
         park_late(handover);
     }
-    set_progress(apic_id, STAGE_ONLINE);
+    set_progress(index, STAGE_ONLINE);
     set_online(index);
     idle_loop()
 }

@@ -9,7 +9,7 @@
 //!
 //! | stage | the AP has…                                           | progress byte |
 //! | ----- | ----------------------------------------------------- | ------------- |
-//! | 1     | entered real mode at 0x8000, read its APIC id (CPUID) | 1 |
+//! | 1     | entered real mode at 0x8000, found its CPU index      | 1 |
 //! | 2     | loaded the trampoline GDT, set CR0.PE, far-jumped     | 2 |
 //! | 3     | set CR4.PAE, loaded CR3, set EFER.LME/NXE, CR0.PG/WP  | 3 |
 //! | 4     | far-jumped into 64-bit code, loaded its stack         | 4 |
@@ -19,28 +19,37 @@
 //! Memory layout of the trampoline page (offsets from 0x8000):
 //!
 //! ```text
-//! 0x000 ┌──────────────────────────────┐
-//!       │ code16 / code32 / code64     │  ≤ 0x300 bytes (checked at run time)
+//! 0x000 ┌────────────────────────────────┐
+//!       │ code16 / code32 / code64       │  ≤ 0x300 bytes (checked at run time)
 //!       │ GDT (null, code32, data, code64) + GDT pointer
-//! 0x300 ├──────────────────────────────┤
-//!       │ cr3:   u64  (PML4, < 4 GiB)  │  written by the BSP
-//! 0x308 │ entry: u64  (ap_entry64)     │  written by the BSP
-//! 0x310 │ progress[256]: u8            │  by APIC id; written by each AP
-//! 0x410 │ stack_top[256]: u64          │  by APIC id; written by the BSP
-//! 0xC10 └──────────────────────────────┘
+//! 0x300 ├────────────────────────────────┤
+//!       │ cr3:          u64 (PML4 < 4 GiB) │  written by the BSP
+//! 0x308 │ entry:        u64 (ap_entry64) │  written by the BSP
+//! 0x310 │ stack_top0:   u64              │  stack top of CPU index 0 (BSP writes)
+//! 0x318 │ stack_stride: u64              │  CPU i's top = stack_top0 + i × stride
+//! 0x320 │ progress[MAX_CPUS]: u8         │  by CPU index; written by each AP
+//! 0x520 │ apic_id[MAX_CPUS]: u32         │  by CPU index; written by the BSP
+//! 0xD20 └────────────────────────────────┘
 //! ```
 //!
-//! Everything per AP is indexed by APIC id, which every AP reads for itself
-//! with CPUID in its first instructions, so all APs can run the trampoline at
-//! the same time (parallel bring-up). The shared fields are read-only for APs.
-//! The GDT's descriptors have their accessed bits preset, so concurrent APs
-//! never write to it.
+//! **Who am I?** Every AP reads its own APIC id in its first instructions —
+//! the 32-bit x2APIC id from CPUID leaf 0Bh when the CPU has that leaf (it
+//! is valid in xAPIC mode too), else the 8-bit initial APIC id of leaf 1 —
+//! and finds its CPU index by searching the `apic_id` table. Everything per
+//! AP is indexed by that CPU index, so APIC ids of any size work (past 255
+//! with x2APIC) and all APs can run the trampoline at the same time
+//! (parallel bring-up). An AP whose id is not in the table stops (`cli;
+//! hlt`) without writing anything. The shared fields are read-only for APs;
+//! the GDT's descriptors have their accessed bits preset, so concurrent APs
+//! never write to it either.
 //!
 //! The trampoline page must be identity-mapped in the kernel's page tables:
 //! the instruction after the one that sets CR0.PG is fetched at its physical
 //! address, now translated through CR3.
 
 use core::arch::global_asm;
+
+use crate::config::MAX_CPUS;
 
 /// Physical (and identity-mapped virtual) address of the trampoline.
 pub const TRAMPOLINE_PHYS: u64 = 0x8000;
@@ -52,20 +61,27 @@ pub const CODE_LIMIT: usize = 0x300;
 pub const CR3_OFFSET: u64 = 0x300;
 /// Offset of the 64-bit entry point.
 pub const ENTRY_OFFSET: u64 = 0x308;
-/// Offset of the per-APIC-id progress bytes.
-pub const PROGRESS_OFFSET: u64 = 0x310;
-/// Offset of the per-APIC-id stack tops.
-pub const STACKS_OFFSET: u64 = 0x410;
-/// APIC ids the trampoline can start (xAPIC ids are 8 bits).
-pub const MAX_APIC_ID: u32 = 255;
+/// Offset of CPU index 0's stack top.
+pub const STACK_TOP0_OFFSET: u64 = 0x310;
+/// Offset of the distance between two CPU indices' stack tops.
+pub const STACK_STRIDE_OFFSET: u64 = 0x318;
+/// Offset of the per-CPU-index progress bytes.
+pub const PROGRESS_OFFSET: u64 = 0x320;
+/// Offset of the per-CPU-index APIC ids (u32).
+pub const APIC_IDS_OFFSET: u64 = PROGRESS_OFFSET + MAX_CPUS as u64;
+/// An `apic_id` table entry that matches no CPU.
+pub const NO_APIC_ID: u32 = u32::MAX;
 
 // The offsets above are repeated as literals in the assembly (0x8300 =
 // 0x8000 + CR3_OFFSET, and so on); these checks keep the two in step.
 const _: () = assert!(TRAMPOLINE_PHYS + CR3_OFFSET == 0x8300);
 const _: () = assert!(TRAMPOLINE_PHYS + ENTRY_OFFSET == 0x8308);
-const _: () = assert!(TRAMPOLINE_PHYS + PROGRESS_OFFSET == 0x8310);
-const _: () = assert!(TRAMPOLINE_PHYS + STACKS_OFFSET == 0x8410);
-const _: () = assert!(STACKS_OFFSET + 8 * (MAX_APIC_ID as u64 + 1) <= 0x1000);
+const _: () = assert!(TRAMPOLINE_PHYS + STACK_TOP0_OFFSET == 0x8310);
+const _: () = assert!(TRAMPOLINE_PHYS + STACK_STRIDE_OFFSET == 0x8318);
+const _: () = assert!(TRAMPOLINE_PHYS + PROGRESS_OFFSET == 0x8320);
+const _: () = assert!(TRAMPOLINE_PHYS + APIC_IDS_OFFSET == 0x8520);
+const _: () = assert!(MAX_CPUS == 512, "the assembly's table search runs to 512");
+const _: () = assert!(APIC_IDS_OFFSET + 4 * MAX_CPUS as u64 <= 0x1000);
 
 global_asm!(
     r#"
@@ -82,13 +98,40 @@ ap_trampoline_start:
     movw    %ax, %ds
     movw    %ax, %es
     movw    %ax, %ss
-    /* Stage 1: who am I? CPUID.1:EBX[31:24] is the initial APIC id; %esi
-       keeps it for the rest of the trip. */
+    /* Stage 1: who am I? The x2APIC id (CPUID leaf 0Bh, EDX) if the CPU
+       has that leaf (max basic leaf >= 0Bh and EBX != 0 for sub-leaf 0),
+       else the initial APIC id (CPUID.1:EBX[31:24]). */
+    xorl    %eax, %eax
+    cpuid
+    cmpl    $0x0B, %eax
+    jb      1f
+    movl    $0x0B, %eax
+    xorl    %ecx, %ecx
+    cpuid
+    testl   %ebx, %ebx
+    jnz     2f
+1:
     movl    $1, %eax
     cpuid
     shrl    $24, %ebx
-    movl    %ebx, %esi
-    movb    $1, 0x8310(%esi)
+    movl    %ebx, %edx
+2:
+    /* Find it in the apic_id table: its position is this AP's CPU index,
+       which %esi keeps for the rest of the trip. */
+    xorl    %esi, %esi
+3:
+    cmpl    %edx, 0x8520(, %esi, 4)
+    je      5f
+    incl    %esi
+    cmpl    $512, %esi
+    jb      3b
+    /* Not in the table: the BSP did not start this CPU. Stop. */
+4:
+    cli
+    hlt
+    jmp     4b
+5:
+    movb    $1, 0x8320(%esi)
     /* Stage 2: protected mode. */
     lgdtl   (ap_gdt_pointer - ap_trampoline_start + 0x8000)
     movl    %cr0, %eax
@@ -102,7 +145,7 @@ ap_protected:
     movw    %ax, %ds
     movw    %ax, %es
     movw    %ax, %ss
-    movb    $2, 0x8310(%esi)
+    movb    $2, 0x8320(%esi)
     /* Stage 3: enable long mode: PAE, the kernel's PML4, EFER.LME (+NXE:
        the kernel's page tables use the no-execute bit), then paging. */
     movl    %cr4, %eax
@@ -117,16 +160,19 @@ ap_protected:
     movl    %cr0, %eax
     orl     $((1 << 31) | (1 << 16)), %eax  /* PG | WP */
     movl    %eax, %cr0
-    movb    $3, 0x8310(%esi)
+    movb    $3, 0x8320(%esi)
     ljmpl   $0x18, $(ap_long - ap_trampoline_start + 0x8000)
 
     .code64
 ap_long:
     /* The upper halves of the registers are undefined after the switch. */
     movl    %esi, %esi
-    movb    $4, 0x8310(%rsi)
-    movq    0x8410(, %rsi, 8), %rsp
-    movq    %rsi, %rdi                  /* ap_entry64(apic_id) */
+    movb    $4, 0x8320(%rsi)
+    movq    0x8318, %rax                /* stack top = top0 + index × stride */
+    imulq   %rsi, %rax
+    addq    0x8310, %rax
+    movq    %rax, %rsp
+    movq    %rsi, %rdi                  /* ap_entry64(cpu_index) */
     movq    0x8308, %rax
     xorl    %ebp, %ebp
     pushq   $0                          /* as if called: RSP+8 is 16-aligned */
