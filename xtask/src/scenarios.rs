@@ -490,10 +490,29 @@ pub const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-/// The scale tier (`cargo xtask test --scale`): many CPUs under TCG on a
+/// The scale tier (`cargo xtask test --scale`; with the default tier's
+/// `boot-bios-smp64`, the sweep of 16 to 255 CPUs): many CPUs under TCG on a
 /// 2-core host take minutes, so CI leaves them out. Longer runs than the
 /// default tier: a vCPU can wait seconds for its first turn on a host core.
 pub const SCALE_SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "scale-bios-smp16",
+        smp: 16,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=3"],
+        timeout_secs: 120,
+        qemu_args: &[],
+        expect: DURATION_RUN,
+    },
+    Scenario {
+        name: "scale-bios-smp32",
+        smp: 32,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=3"],
+        timeout_secs: 150,
+        qemu_args: &[],
+        expect: DURATION_RUN,
+    },
     Scenario {
         name: "scale-bios-smp128",
         smp: 128,

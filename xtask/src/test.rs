@@ -8,7 +8,7 @@
 //!    and so does the harness run itself (`kernel-tests`: it must finish and report
 //!    consistently);
 //! 4. **boot scenarios**: one boot per row of [`SCENARIOS`]; with `--scale`, also the
-//!    rows of [`SCALE_SCENARIOS`] (128 and 255 CPUs; minutes under TCG, not in CI).
+//!    rows of [`SCALE_SCENARIOS`] (16 to 255 CPUs; minutes under TCG, not in CI).
 //!
 //! Each check prints `[test] PASS <name>` or `[test] FAIL <name>: <why>` (followed by
 //! the tail of its output); the last line is `N passed, M failed`. Boots run one after
@@ -45,8 +45,8 @@ pub struct TestArgs {
     /// List the checks (after --filter) instead of running them.
     #[arg(long)]
     pub list: bool,
-    /// Also run the scale tier: boots with 128 and 255 CPUs (slow under
-    /// TCG: minutes, not part of CI).
+    /// Also run the scale tier: boots with 16, 32, 128 and 255 CPUs (slow
+    /// under TCG: minutes, not part of CI).
     #[arg(long)]
     pub scale: bool,
 }
