@@ -17,6 +17,7 @@
 //!   (#DF and #MC are fatal; NMI is fatal for now).
 
 use alloc::boxed::Box;
+use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -79,20 +80,35 @@ pub struct Selectors {
 static BOOT_CPU_TSS: Once<TaskStateSegment> = Once::new();
 static BOOT_CPU_GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
-/// Builds a TSS whose IST slots point at `stacks` (slot order).
-fn tss_with_ist(stacks: &[IstStack; 3]) -> TaskStateSegment {
+/// Builds a TSS whose IST slots point at the stack tops `tops` (slot order).
+fn tss_with_ist(tops: [VirtAddr; 3]) -> TaskStateSegment {
     let mut tss = TaskStateSegment::new();
-    for (slot, stack) in [
+    for (slot, top) in [
         DOUBLE_FAULT_IST_INDEX,
         NMI_IST_INDEX,
         MACHINE_CHECK_IST_INDEX,
     ]
     .into_iter()
-    .zip(stacks)
+    .zip(tops)
     {
-        tss.interrupt_stack_table[usize::from(slot)] = stack.top();
+        tss.interrupt_stack_table[usize::from(slot)] = top;
     }
     tss
+}
+
+/// Allocates one IST stack for an AP and returns its top. The memory is
+/// leaked (the CPU uses it forever) and deliberately not zeroed: only the
+/// CPU writes it, before reading, and zeroing 48 KiB per AP under QEMU TCG
+/// cost ~13 ms each — most of the BSP's preparation at 64 CPUs. No Rust
+/// reference to it is ever made.
+fn alloc_ist_stack() -> VirtAddr {
+    let layout = Layout::from_size_align(IST_STACK_SIZE, 16).expect("IST stack layout");
+    // SAFETY: the layout has a non-zero size.
+    let bottom = unsafe { alloc::alloc::alloc(layout) };
+    if bottom.is_null() {
+        alloc::alloc::handle_alloc_error(layout);
+    }
+    VirtAddr::from_ptr(bottom) + IST_STACK_SIZE as u64
 }
 
 /// Builds a GDT: null, kernel code, kernel data, TSS.
@@ -123,7 +139,8 @@ fn load(gdt: &'static GlobalDescriptorTable, selectors: Selectors) {
 
 /// Installs the boot CPU's GDT and TSS. Called once, first thing in boot.
 pub fn init_boot_cpu() {
-    let tss = BOOT_CPU_TSS.call_once(|| tss_with_ist(&BOOT_CPU_IST_STACKS));
+    let tss =
+        BOOT_CPU_TSS.call_once(|| tss_with_ist(BOOT_CPU_IST_STACKS.each_ref().map(IstStack::top)));
     let (gdt, selectors) = BOOT_CPU_GDT.call_once(|| gdt_with_tss(tss));
     load(gdt, *selectors);
 }
@@ -149,13 +166,8 @@ static AP_TABLES: [AtomicPtr<ApTables>; MAX_CPUS] =
 /// # Panics
 /// If `index` is not below `MAX_CPUS`.
 pub fn prepare_application_processor(index: u32) {
-    // Zeroed on the heap directly: 48 KiB built on the stack first would be
-    // wasteful.
-    let stacks = Box::<[IstStack; 3]>::new_zeroed();
-    // SAFETY: an IstStack is a byte array in an UnsafeCell: all zeroes is a
-    // valid value.
-    let stacks: &'static [IstStack; 3] = Box::leak(unsafe { stacks.assume_init() });
-    let tss: &'static TaskStateSegment = Box::leak(Box::new(tss_with_ist(stacks)));
+    let tops = [alloc_ist_stack(), alloc_ist_stack(), alloc_ist_stack()];
+    let tss: &'static TaskStateSegment = Box::leak(Box::new(tss_with_ist(tops)));
     let (gdt, selectors) = gdt_with_tss(tss);
     let tables = Box::into_raw(Box::new(ApTables { gdt, selectors }));
     let previous = AP_TABLES[index as usize].swap(tables, Ordering::AcqRel);
