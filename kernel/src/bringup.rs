@@ -20,8 +20,13 @@
 //! - none has made progress for [`STALL_BASE_US`] + [`STALL_PER_CLIMBING_US`]
 //!   × (APs still climbing) — [`stall_limit_us`]; or
 //! - [`LIMIT_BASE_US`] + [`LIMIT_PER_AP_US`] × (APs started) have passed in
-//!   all — [`overall_limit_us`] (1.3 s for 8 APs, 11 s for 254; Linux waits up
-//!   to 10 s for each AP, one at a time).
+//!   all — [`overall_limit_us`] (2.4 s for 8 APs, 14.7 s for 254; Linux waits
+//!   up to 10 s for each AP, one at a time).
+//!
+//! The stall allowance is generous because only a CPU that never answers
+//! pays it, once, while giving up too early loses a CPU for the whole run:
+//! with 100 ms, a 32-CPU boot on a host at load average 26 gave up on 11
+//! APs that had not been scheduled yet (they arrived later and parked).
 
 /// The vendor of the boot CPU, as far as the INIT-delay rule cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,14 +86,14 @@ pub const fn init_delay_us(vendor: Vendor, family: u32, hypervisor: bool) -> u64
 }
 
 /// Stall allowance when no AP is left climbing.
-pub const STALL_BASE_US: u64 = 100_000;
+pub const STALL_BASE_US: u64 = 500_000;
 /// The stall allowance's share per AP still climbing: the more virtual CPUs
 /// share the host's cores, the longer each waits for its turn.
-pub const STALL_PER_CLIMBING_US: u64 = 2_000;
+pub const STALL_PER_CLIMBING_US: u64 = 5_000;
 /// The overall limit with no AP.
-pub const LIMIT_BASE_US: u64 = 1_000_000;
+pub const LIMIT_BASE_US: u64 = 2_000_000;
 /// The overall limit's share per AP started.
-pub const LIMIT_PER_AP_US: u64 = 40_000;
+pub const LIMIT_PER_AP_US: u64 = 50_000;
 
 /// How long the BSP waits without progress from any of `climbing` APs.
 pub const fn stall_limit_us(climbing: u64) -> u64 {
@@ -176,23 +181,23 @@ mod tests {
 
     #[test]
     fn progress_keeps_the_bsp_waiting() {
-        // 254 APs, 200 still climbing: the stall allowance is 500 ms.
-        assert_eq!(stall_limit_us(200), 500_000);
-        assert_eq!(verdict(254, 200, 0, 1_000_000, 1_499_999), Verdict::Wait);
-        assert_eq!(verdict(254, 200, 0, 1_000_000, 1_500_000), Verdict::GiveUp);
+        // 254 APs, 200 still climbing: the stall allowance is 1.5 s.
+        assert_eq!(stall_limit_us(200), 1_500_000);
+        assert_eq!(verdict(254, 200, 0, 1_000_000, 2_499_999), Verdict::Wait);
+        assert_eq!(verdict(254, 200, 0, 1_000_000, 2_500_000), Verdict::GiveUp);
     }
 
     #[test]
     fn a_never_answering_ap_costs_the_base_stall_plus_its_share() {
         // One AP left (say the fake one), last progress at 5 ms.
-        assert_eq!(verdict(8, 1, 0, 5_000, 106_999), Verdict::Wait);
-        assert_eq!(verdict(8, 1, 0, 5_000, 107_000), Verdict::GiveUp);
+        assert_eq!(verdict(8, 1, 0, 5_000, 509_999), Verdict::Wait);
+        assert_eq!(verdict(8, 1, 0, 5_000, 510_000), Verdict::GiveUp);
     }
 
     #[test]
     fn the_overall_limit_ends_even_steady_progress() {
         let limit = overall_limit_us(254);
-        assert_eq!(limit, 11_160_000);
+        assert_eq!(limit, 14_700_000);
         assert_eq!(verdict(254, 3, 0, limit - 1, limit - 1), Verdict::Wait);
         assert_eq!(verdict(254, 3, 0, limit - 1, limit), Verdict::GiveUp);
     }
