@@ -89,8 +89,8 @@ pub use regs::{
     RegisterBank, SpuriousVector, X2APIC_MSR_BASE,
 };
 pub use timer::{
-    IA32_TSC_DEADLINE, LvtTimer, TimerDivide, TimerMode, choose_timer_mode, periodic_initial_count,
-    write_tsc_deadline,
+    IA32_TSC_DEADLINE, LvtTimer, TimerDivide, TimerMode, TimerWindow, choose_timer_mode,
+    least_disturbed_window, periodic_initial_count, write_tsc_deadline,
 };
 pub use x2apic::{X2APIC_ICR_MSR, X2Apic};
 pub use xapic::{ICR_POLL_LIMIT, XApic};

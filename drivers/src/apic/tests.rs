@@ -767,3 +767,49 @@ fn timer_mode_prefers_tsc_deadline_when_offered() {
     assert_eq!(choose_timer_mode(without), TimerMode::Periodic);
     assert_eq!(choose_timer_mode(with), TimerMode::TscDeadline);
 }
+
+#[test]
+fn timer_windows_rate_and_error() {
+    // 10 ms at 2.6 GHz, QEMU's 62.5 MHz timer: 625,000 counts.
+    let w = TimerWindow {
+        counts: 625_000,
+        tsc_elapsed: 26_000_000,
+        slack: 2_600,
+    };
+    assert_eq!(w.rate(2_600_000_000), Some(62_500_000));
+    assert_eq!(w.error_ppm(), 100);
+    let empty = TimerWindow {
+        counts: 0,
+        tsc_elapsed: 0,
+        slack: 0,
+    };
+    assert_eq!(empty.rate(1), None);
+    assert_eq!(empty.error_ppm(), u64::MAX);
+    // No overflow at the extremes.
+    let huge = TimerWindow {
+        counts: u64::from(u32::MAX),
+        tsc_elapsed: 1,
+        slack: u64::MAX,
+    };
+    assert!(huge.rate(u64::MAX).is_some());
+    assert!(huge.error_ppm() > 0);
+}
+
+#[test]
+fn the_least_disturbed_timer_window_wins_over_the_median() {
+    let quiet = TimerWindow {
+        counts: 625_000,
+        tsc_elapsed: 26_000_000,
+        slack: 500,
+    };
+    // A vCPU descheduled inside a bracket: the count is read late, the
+    // slack shows it.
+    let disturbed = TimerWindow {
+        counts: 743_000,
+        tsc_elapsed: 26_000_000,
+        slack: 3_000_000,
+    };
+    let windows = [disturbed, quiet, disturbed, disturbed, disturbed];
+    assert_eq!(least_disturbed_window(&windows), Some(quiet));
+    assert_eq!(least_disturbed_window(&[]), None);
+}

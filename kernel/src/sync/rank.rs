@@ -37,7 +37,6 @@
 //! |    8 | [`LockRank::PAGE_TABLES`]   | the kernel page-table mapper               | spin   |
 //! |   12 | [`LockRank::FRAMES`]        | the physical frame allocator               | spin   |
 //! |   16 | [`LockRank::HEAP`]          | the kernel heap                            | spin   |
-//! |   18 | [`LockRank::PIT`]           | the PIT during clock calibration           | irq    |
 //! |   20 | [`LockRank::TIMERS`]        | sleep / timer queues (timer interrupt)     | irq    |
 //! |   24 | [`LockRank::RUNQUEUE`]      | per-CPU run queues (wakers, IPIs)          | irq    |
 //! |   26 | [`LockRank::WAIT_LIST`]     | wait lists of the async primitives         | irq    |
@@ -102,9 +101,6 @@ impl LockRank {
     /// The kernel heap. Highest of the process-context locks; never taken
     /// while an IRQ-level lock is held.
     pub const HEAP: Self = Self::new(16);
-    /// The legacy PIT while a CPU calibrates its clock against it: one CPU at
-    /// a time, with interrupts off; nothing else is taken while it is held.
-    pub const PIT: Self = Self::new(18);
     /// Timer / sleep queues, taken by the timer interrupt (IRQ-safe lock).
     pub const TIMERS: Self = Self::new(20);
     /// Per-CPU run queues, taken by wakers and the reschedule IPI (IRQ-safe
@@ -121,12 +117,11 @@ impl LockRank {
     pub const CONSOLE: Self = Self::new(30);
 
     /// The named ranks, lowest first (used for `Debug` output).
-    const NAMED: [(Self, &'static str); 10] = [
+    const NAMED: [(Self, &'static str); 9] = [
         (Self::IPC, "IPC"),
         (Self::PAGE_TABLES, "PAGE_TABLES"),
         (Self::FRAMES, "FRAMES"),
         (Self::HEAP, "HEAP"),
-        (Self::PIT, "PIT"),
         (Self::TIMERS, "TIMERS"),
         (Self::RUNQUEUE, "RUNQUEUE"),
         (Self::WAIT_LIST, "WAIT_LIST"),

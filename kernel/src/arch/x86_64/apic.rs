@@ -17,13 +17,11 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use drivers::apic::{
-    ApicError, CpuFeatures, Icr, Lapic, LocalApic, LvtTimer, Mode, TimerDivide, TimerMode, X2Apic,
-    XApic,
+    ApicError, CpuFeatures, Icr, Lapic, LocalApic, LvtTimer, Mode, TimerDivide, TimerMode,
+    TimerWindow, X2Apic, XApic, least_disturbed_window,
 };
-use drivers::pit::{self, Pit, PitError};
 use kernel::config::SCHED_HZ;
 use kernel::madt::Madt;
-use kernel::sync::{IrqSpinLock, LockRank};
 use spin::Once;
 use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::{PhysAddr, VirtAddr};
@@ -173,55 +171,87 @@ pub fn broadcast_ipi(vector: u8, exclude_self: bool) -> Result<u32, IpiError> {
 /// 100 Hz for bus clocks up to tens of GHz).
 pub const TIMER_DIVIDE: TimerDivide = TimerDivide::By16;
 
-/// The PIT window each CPU's timer is measured over.
+/// Length of one calibration window, in nanoseconds of TSC time.
 const CALIBRATION_WINDOW_NS: u64 = 10_000_000;
-/// Windows measured per CPU; the median is kept (see [`pit::median`]).
-const CALIBRATION_ROUNDS: usize = 5;
-
-/// The PIT is one device for the whole machine: whoever measures with it holds this.
-static PIT: IrqSpinLock<()> = IrqSpinLock::new(LockRank::PIT, ());
+/// Windows measured; the least disturbed one is kept.
+const CALIBRATION_ROUNDS: usize = 7;
+/// A best window with a wider error bound than this is reported (0.1 %).
+const CALIBRATION_BOUND_PPM: u64 = 1_000;
 
 /// How the tick is driven, chosen once from CPUID on the BSP.
 static TICK_MODE: Once<TimerMode> = Once::new();
 
+/// Why the timer could not be measured.
+#[derive(Debug)]
+pub enum CalibrationError {
+    /// The TSC has no calibrated rate.
+    NoTscRate,
+    /// No window yielded a rate.
+    NoWindow,
+}
+
+/// One end of a calibration window: the timer's current count, bracketed by
+/// two TSC reads. Returns `(TSC mid-point, count, bracket width)`.
+fn bracketed_count() -> (u64, u32, u64) {
+    let before = tsc::read();
+    let count = with_lapic(|lapic| lapic.timer_current_count());
+    let after = tsc::read();
+    let width = after.saturating_sub(before);
+    (before + width / 2, count, width)
+}
+
 /// Measures the calling CPU's timer rate (counts per second after
-/// [`TIMER_DIVIDE`]) over 10 ms one-shots of PIT channel 2: the median of
-/// [`CALIBRATION_ROUNDS`] windows.
+/// [`TIMER_DIVIDE`]) against the TSC, which was calibrated against the PIT
+/// at boot: [`CALIBRATION_ROUNDS`] windows of [`CALIBRATION_WINDOW_NS`], each
+/// a one-shot count-down from `u32::MAX` read at both ends, keeping the
+/// *least disturbed* window ([`least_disturbed_window`]).
 ///
-/// Each window reads the timer and the TSC back to back at its start and its
-/// end, and the rate is `Δtimer / ΔTSC × TSC rate` (the TSC having been
-/// calibrated against the PIT at boot). Dividing by the PIT window instead
-/// was tried and measured up to 20 % high on APs under QEMU TCG: a virtual CPU
-/// descheduled between the PIT's terminal count and the final read stretches
-/// the count but not the window. Read together, both counters stretch alike.
-pub fn calibrate_timer() -> Result<u64, PitError> {
-    let _pit = PIT.lock();
-    // SAFETY: the PIT lock gives this CPU sole use of the PIT.
-    let mut pit = unsafe { Pit::new() };
+/// Each read of the timer is bracketed by two TSC reads, and the bracket's
+/// width bounds the error of pairing the two counters. Under QEMU TCG a
+/// timer read is an MMIO exit that can wait for QEMU's global lock; with
+/// many vCPUs on a loaded host, a median of windows paired without brackets
+/// went 19 % high at 128 CPUs. The PIT is not needed: the TSC times the
+/// window.
+pub fn calibrate_timer() -> Result<u64, CalibrationError> {
     let tsc_hz = crate::time::tsc_hz();
-    let mut samples = [0; CALIBRATION_ROUNDS];
-    for sample in &mut samples {
+    if tsc_hz == 0 {
+        return Err(CalibrationError::NoTscRate);
+    }
+    let window_tsc =
+        (u128::from(tsc_hz) * u128::from(CALIBRATION_WINDOW_NS) / 1_000_000_000) as u64;
+    let mut windows = [TimerWindow {
+        counts: 0,
+        tsc_elapsed: 0,
+        slack: 0,
+    }; CALIBRATION_ROUNDS];
+    for window in &mut windows {
         with_lapic(|lapic| {
             lapic.set_timer_divide(TIMER_DIVIDE);
             lapic.set_lvt_timer(LvtTimer::new(vector::TIMER, TimerMode::OneShot).masked());
             lapic.set_timer_initial_count(u32::MAX);
         });
-        let mut tsc_marks = [0u64; 2];
-        let mut reads = 0;
-        // The timer counts down from u32::MAX; `measure` wants a rising
-        // counter. It reads it twice: at the window's start and end.
-        let elapsed = || {
-            let count = u64::from(u32::MAX - with_lapic(|lapic| lapic.timer_current_count()));
-            tsc_marks[reads.min(1)] = tsc::read();
-            reads += 1;
-            count
-        };
-        let counts = pit.measure(CALIBRATION_WINDOW_NS, elapsed);
+        let (start, start_count, start_width) = bracketed_count();
+        while tsc::read().saturating_sub(start) < window_tsc {
+            core::hint::spin_loop();
+        }
+        let (end, end_count, end_width) = bracketed_count();
         with_lapic(|lapic| lapic.stop_timer());
-        let tsc_elapsed = tsc_marks[1].saturating_sub(tsc_marks[0]).max(1);
-        *sample = (u128::from(counts?) * u128::from(tsc_hz) / u128::from(tsc_elapsed)) as u64;
+        *window = TimerWindow {
+            counts: u64::from(start_count.saturating_sub(end_count)),
+            tsc_elapsed: end.saturating_sub(start),
+            slack: start_width + end_width,
+        };
     }
-    Ok(pit::median(&mut samples))
+    let best = least_disturbed_window(&windows).ok_or(CalibrationError::NoWindow)?;
+    let hz = best.rate(tsc_hz).ok_or(CalibrationError::NoWindow)?;
+    if best.error_ppm() > CALIBRATION_BOUND_PPM {
+        log::warn!(
+            target: "APIC",
+            "timer calibration: best of {CALIBRATION_ROUNDS} windows is only good to {} ppm",
+            best.error_ppm()
+        );
+    }
+    Ok(hz)
 }
 
 /// Starts the calling CPU's scheduler tick: [`SCHED_HZ`] interrupts per second
@@ -308,7 +338,7 @@ static TIMER_HZ: AtomicU64 = AtomicU64::new(0);
 
 /// Measures the Local APIC timer rate on the calling CPU (the BSP, before
 /// any AP starts its tick) and publishes it for [`init_tick`].
-pub fn calibrate_tick() -> Result<u64, PitError> {
+pub fn calibrate_tick() -> Result<u64, CalibrationError> {
     let hz = calibrate_timer()?;
     TIMER_HZ.store(hz, Ordering::Release);
     Ok(hz)
