@@ -249,6 +249,15 @@ impl Future for Gate {
     }
 }
 
+/// Counts its drops: tells whether a task's future was dropped, and once.
+struct CountDrops(std::sync::Arc<StdAtomicUsize>);
+
+impl Drop for CountDrops {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Std::SeqCst);
+    }
+}
+
 type Shared<T> = std::sync::Arc<T>;
 
 /// A gate, its `open` flag, its waker slot and its poll counter.
@@ -573,7 +582,10 @@ fn loom_abort_vs_wake_vs_poll() {
         let exec = executor(1, small());
         exec.platform().enter(0);
         let (g, open, waker, polls) = gate();
+        let drops = std::sync::Arc::new(StdAtomicUsize::new(0));
+        let guard = CountDrops(drops.clone());
         let handle = exec.spawn_on(CoreId(0), Priority::Normal, async move {
+            let _guard = guard;
             g.await;
             5
         });
@@ -591,13 +603,32 @@ fn loom_abort_vs_wake_vs_poll() {
         drop(waker_thread);
         let mut handle = std::sync::Arc::try_unwrap(handle).unwrap();
         let out = handle.try_take().unwrap();
-        assert!(matches!(out, Ok(5) | Err(JoinError::Cancelled)), "{out:?}");
-        assert!(polls.load(Std::SeqCst) <= 2);
+        // Only a wake makes a poll, and the gate is open before the wake: a
+        // second poll completes the task. An aborted task is dropped unpolled.
+        match out {
+            Ok(5) => assert_eq!(
+                polls.load(Std::SeqCst),
+                2,
+                "completed without its second poll"
+            ),
+            Err(JoinError::Cancelled) => {
+                assert_eq!(polls.load(Std::SeqCst), 1, "polled after the abort")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Completion or cancellation dropped the future, exactly once.
+        assert_eq!(
+            drops.load(Std::SeqCst),
+            1,
+            "future dropped {} times",
+            drops.load(Std::SeqCst)
+        );
         drop(handle);
         waker.lock().unwrap().take();
         // The waker thread may still hold the last reference: its drop
         // resurrects the task onto core 0 (and wakes it), which frees it.
         exec.run_until(&|| exec.live_tasks() == 0);
+        assert_eq!(drops.load(Std::SeqCst), 1);
     });
 }
 
