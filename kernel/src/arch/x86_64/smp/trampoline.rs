@@ -99,8 +99,8 @@ ap_trampoline_start:
     movw    %ax, %es
     movw    %ax, %ss
     /* Stage 1: who am I? The x2APIC id (CPUID leaf 0Bh, EDX) if the CPU
-       has that leaf (max basic leaf >= 0Bh and EBX != 0 for sub-leaf 0),
-       else the initial APIC id (CPUID.1:EBX[31:24]). */
+       has that leaf (max basic leaf >= 0Bh and EBX[15:0] != 0 for sub-leaf
+       0, the SDM's test), else the initial APIC id (CPUID.1:EBX[31:24]). */
     xorl    %eax, %eax
     cpuid
     cmpl    $0x0B, %eax
@@ -108,7 +108,7 @@ ap_trampoline_start:
     movl    $0x0B, %eax
     xorl    %ecx, %ecx
     cpuid
-    testl   %ebx, %ebx
+    testw   %bx, %bx
     jnz     2f
 1:
     movl    $1, %eax
