@@ -20,8 +20,10 @@ const DURATION_SLACK: Duration = Duration::from_secs(60);
 /// Options of `cargo xtask run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Number of CPUs.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=255))]
+    /// Number of CPUs (up to the kernel's MAX_CPUS, 512; past 255 QEMU needs
+    /// x2APIC: `--qemu-args "-machine q35,kernel-irqchip=split -device
+    /// intel-iommu,intremap=on,eim=on -cpu max,+x2apic"`).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=512))]
     pub smp: u16,
     /// Stop after this many seconds of uptime (kernel argument duration=SECS).
     #[arg(long, value_name = "SECS")]
