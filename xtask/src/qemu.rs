@@ -1,4 +1,7 @@
-//! QEMU: making sure it is installed, and its command line.
+//! QEMU: making sure it is installed, its version, and its command line.
+//!
+//! `XTASK_QEMU=/path/to/qemu-system-x86_64` ([`QEMU_ENV`])
+//! picks another binary and installs nothing.
 //!
 //! The machine is QEMU's default `pc` with the disk image as a raw drive, COM1 on
 //! stdio, no display, no monitor, `-no-reboot` (a triple fault ends QEMU with status 0
@@ -14,7 +17,11 @@ use crate::image::Firmware;
 use crate::kvm::Accel;
 use crate::process;
 
-/// The QEMU binary.
+mod version;
+
+pub use version::QemuVersion;
+
+/// The QEMU binary's name.
 pub const QEMU: &str = "qemu-system-x86_64";
 /// The OVMF firmware image of Debian's `ovmf` package, used for UEFI boots.
 pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
@@ -23,8 +30,13 @@ pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 pub const DEFAULT_MEMORY: &str = "512M";
 /// The `isa-debug-exit` device: port 0xf4, 4 bytes wide.
 pub const DEBUG_EXIT_DEVICE: &str = "isa-debug-exit,iobase=0xf4,iosize=0x04";
-/// The Debian packages that provide [`QEMU`] and [`OVMF`].
-const PACKAGES: &str = "qemu-system-x86 ovmf";
+/// Overrides the QEMU binary (a path); nothing is installed then. For trying another
+/// QEMU, e.g. Debian's 7.2 unpacked into /tmp on a machine that has 10.
+pub const QEMU_ENV: &str = "XTASK_QEMU";
+/// The Debian package that provides [`QEMU`].
+const QEMU_PACKAGE: &str = "qemu-system-x86";
+/// The Debian package that provides [`OVMF`].
+const OVMF_PACKAGE: &str = "ovmf";
 
 /// One QEMU boot.
 #[derive(Debug, Clone)]
@@ -43,9 +55,14 @@ pub struct QemuConfig {
     pub extra_args: Vec<String>,
 }
 
-/// The QEMU command for `config`.
+/// The QEMU command for `config`, running [`program`].
 pub fn command(config: &QemuConfig) -> Command {
-    let mut command = Command::new(QEMU);
+    command_of(&program(), config)
+}
+
+/// The command for `config` running `program`.
+fn command_of(program: &Path, config: &QemuConfig) -> Command {
+    let mut command = Command::new(program);
     command.args(args(config));
     command
 }
@@ -85,48 +102,73 @@ pub fn args(config: &QemuConfig) -> Vec<OsString> {
     args
 }
 
-/// Makes sure QEMU (and OVMF if `need_ovmf`) are installed. Installs them with apt-get
-/// when running as root on a system that has it; otherwise fails with the command to run.
-pub fn ensure_installed(need_ovmf: bool) -> Result<()> {
-    let absent = missing(need_ovmf);
-    if absent.is_empty() {
-        return Ok(());
+/// The QEMU binary: [`QEMU_ENV`] if set, else [`QEMU`] from `PATH`.
+pub fn program() -> PathBuf {
+    std::env::var_os(QEMU_ENV).map_or_else(|| PathBuf::from(QEMU), PathBuf::from)
+}
+
+/// Asks `program` for its version.
+fn version_of(program: &Path) -> Result<QemuVersion> {
+    let output = process::stdout_of(Command::new(program).arg("--version"))?;
+    QemuVersion::parse(&output).ok_or_else(|| {
+        Error::new(format!(
+            "cannot read a version from `{} --version`: {:?}",
+            program.display(),
+            output.lines().next().unwrap_or_default()
+        ))
+    })
+}
+
+/// Makes sure a QEMU (and OVMF if `need_ovmf`) is installed; returns QEMU's version.
+///
+/// With [`QEMU_ENV`] set, that binary is used as it is. Otherwise a missing QEMU or
+/// OVMF is installed with apt-get when running as root; without root it is an error
+/// that names the command to run.
+pub fn ensure_installed(need_ovmf: bool) -> Result<QemuVersion> {
+    let version = ensure_qemu()?;
+    if need_ovmf && !Path::new(OVMF).is_file() {
+        apt_install_or_explain(OVMF, OVMF_PACKAGE)?;
+        if !Path::new(OVMF).is_file() {
+            return Err(Error::new(format!(
+                "{OVMF} still missing after installing {OVMF_PACKAGE}"
+            )));
+        }
     }
-    let what = absent.join(" and ");
+    Ok(version)
+}
+
+fn ensure_qemu() -> Result<QemuVersion> {
+    if let Some(program) = std::env::var_os(QEMU_ENV) {
+        let program = PathBuf::from(program);
+        let version = version_of(&program)
+            .map_err(|error| Error::new(format!("{QEMU_ENV}={}: {error}", program.display())))?;
+        println!(
+            "[xtask] QEMU {version} from {QEMU_ENV}={}",
+            program.display()
+        );
+        return Ok(version);
+    }
+    if process::find_in_path(QEMU).is_none() {
+        apt_install_or_explain(&format!("{QEMU} (in PATH)"), QEMU_PACKAGE)?;
+    }
+    version_of(Path::new(QEMU))
+}
+
+/// Installs the distribution's `package` with apt-get when running as root (saying
+/// so); otherwise fails naming `what` is missing and the command to run.
+fn apt_install_or_explain(what: &str, package: &str) -> Result<()> {
     if !(is_root()? && process::find_in_path("apt-get").is_some()) {
         return Err(Error::new(format!(
-            "{what} not found; install with: sudo apt-get install -y {PACKAGES}"
+            "{what} not found; install with: sudo apt-get install -y {package}"
         )));
     }
-    println!("[xtask] installing {PACKAGES} with apt-get");
+    println!("[xtask] {what} not found: installing {package} with apt-get");
     process::run(Command::new("apt-get").arg("update"))?;
     process::run(
         Command::new("apt-get")
             .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y"])
-            .args(PACKAGES.split(' ')),
-    )?;
-    let still = missing(need_ovmf);
-    if still.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::new(format!(
-            "{} still missing after installing {PACKAGES}",
-            still.join(" and ")
-        )))
-    }
-}
-
-/// Names of the missing pieces.
-fn missing(need_ovmf: bool) -> Vec<String> {
-    let mut missing = Vec::new();
-    if process::find_in_path(QEMU).is_none() {
-        missing.push(format!("{QEMU} (in PATH)"));
-    }
-    if need_ovmf && !Path::new(OVMF).is_file() {
-        missing.push(OVMF.to_owned());
-    }
-    missing
+            .args(["install", "-y", package]),
+    )
 }
 
 /// True if xtask runs as root (`id -u` prints 0).
@@ -150,7 +192,7 @@ mod tests {
     }
 
     fn joined(config: &QemuConfig) -> String {
-        process::display(&command(config))
+        process::display(&command_of(Path::new(QEMU), config))
     }
 
     #[test]
