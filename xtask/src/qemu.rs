@@ -1,6 +1,8 @@
 //! QEMU: making sure it is installed, its version, and its command line.
 //!
-//! `XTASK_QEMU=/path/to/qemu-system-x86_64` ([`QEMU_ENV`])
+//! The kernel's x2APIC driver needs a QEMU whose TCG emulates x2APIC: 9.0 or later
+//! ([`X2APIC_TCG_MIN`]); with an older one, `cargo xtask test` reports the x2APIC
+//! scenarios as skipped. `XTASK_QEMU=/path/to/qemu-system-x86_64` ([`QEMU_ENV`])
 //! picks another binary and installs nothing.
 //!
 //! The machine is QEMU's default `pc` with the disk image as a raw drive, COM1 on
@@ -33,6 +35,8 @@ pub const DEBUG_EXIT_DEVICE: &str = "isa-debug-exit,iobase=0xf4,iosize=0x04";
 /// Overrides the QEMU binary (a path); nothing is installed then. For trying another
 /// QEMU, e.g. Debian's 7.2 unpacked into /tmp on a machine that has 10.
 pub const QEMU_ENV: &str = "XTASK_QEMU";
+/// The first QEMU whose TCG emulates x2APIC (9.0, April 2024).
+pub const X2APIC_TCG_MIN: QemuVersion = QemuVersion::new(9, 0, 0);
 /// The Debian package that provides [`QEMU`].
 const QEMU_PACKAGE: &str = "qemu-system-x86";
 /// The Debian package that provides [`OVMF`].
@@ -100,6 +104,18 @@ pub fn args(config: &QemuConfig) -> Vec<OsString> {
     }
     args.extend(config.extra_args.iter().map(OsString::from));
     args
+}
+
+/// Why QEMU `version` cannot run the kernel's x2APIC driver under `accel`, if it
+/// cannot: TCG emulates x2APIC only from [`X2APIC_TCG_MIN`] on; KVM's in-kernel APIC
+/// always has it.
+pub fn lacks_x2apic(version: QemuVersion, accel: Accel) -> Option<String> {
+    (accel == Accel::Tcg && version < X2APIC_TCG_MIN).then(|| {
+        format!(
+            "needs QEMU >= {}.{} for x2APIC under TCG, found {version}",
+            X2APIC_TCG_MIN.major, X2APIC_TCG_MIN.minor
+        )
+    })
 }
 
 /// The QEMU binary: [`QEMU_ENV`] if set, else [`QEMU`] from `PATH`.
@@ -193,6 +209,18 @@ mod tests {
 
     fn joined(config: &QemuConfig) -> String {
         process::display(&command_of(Path::new(QEMU), config))
+    }
+
+    #[test]
+    fn x2apic_needs_qemu_9_under_tcg_only() {
+        let old = QemuVersion::new(7, 2, 22);
+        assert_eq!(
+            lacks_x2apic(old, Accel::Tcg).as_deref(),
+            Some("needs QEMU >= 9.0 for x2APIC under TCG, found 7.2.22")
+        );
+        assert_eq!(lacks_x2apic(old, Accel::Kvm), None);
+        assert_eq!(lacks_x2apic(QemuVersion::new(9, 0, 0), Accel::Tcg), None);
+        assert_eq!(lacks_x2apic(QemuVersion::new(10, 0, 3), Accel::Tcg), None);
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct Scenario {
     pub timeout_secs: u64,
     /// Extra QEMU arguments (e.g. `-m 32M`); usually none.
     pub qemu_args: &'static [&'static str],
+    /// The boot runs the kernel's x2APIC driver, which needs a QEMU that emulates
+    /// x2APIC (`qemu::lacks_x2apic`); without one the scenario is skipped.
+    pub x2apic: bool,
     /// Everything that must hold; the first that does not is the failure reason.
     pub expect: &'static [Expect],
 }
@@ -125,6 +128,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -134,6 +138,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -143,6 +148,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -152,6 +158,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 90,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -161,6 +168,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2", "smp_boot=serial"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -170,6 +178,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2", "smp_fake_ap=200"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Stats {
@@ -192,6 +201,7 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Line {
@@ -207,6 +217,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=3", "workload=imbalance"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -227,6 +238,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=3", "workload=sleep"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -243,6 +255,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=3", "workload=pingpong"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -267,6 +280,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["workload=bench"],
         timeout_secs: 120,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -280,6 +294,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["workload=burst"],
         timeout_secs: 120,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -307,6 +322,7 @@ pub const SCENARIOS: &[Scenario] = &[
         // The heap is sized from free memory (half of it, 4-64 MiB): a fixed
         // 64 MiB heap did not boot here (`FrameAllocationFailed`).
         qemu_args: &["-m", "32M"],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -320,6 +336,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=3", "stats=0.5"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::LineCount {
@@ -335,6 +352,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=30"],
         timeout_secs: 150,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Stats {
@@ -353,6 +371,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -362,6 +381,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -371,6 +391,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["bogus=1", "duration=0.5"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Line {
@@ -386,6 +407,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["test=harness::deliberate_panic"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
             Expect::Line {
@@ -401,6 +423,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["test=harness::unexpected_page_fault"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
             Expect::Line {
@@ -416,6 +439,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["test=harness::stack_overflow"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
             Expect::Line {
@@ -431,6 +455,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &[],
         timeout_secs: 5,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Timeout),
             Expect::Within(Duration::from_secs(20)),
