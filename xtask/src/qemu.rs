@@ -1,8 +1,10 @@
 //! QEMU: making sure it is installed, its version, and its command line.
 //!
 //! The kernel's x2APIC driver needs a QEMU whose TCG emulates x2APIC: 9.0 or later
-//! ([`X2APIC_TCG_MIN`]); with an older one, `cargo xtask test` reports the x2APIC
-//! scenarios as skipped. `XTASK_QEMU=/path/to/qemu-system-x86_64` ([`QEMU_ENV`])
+//! ([`X2APIC_TCG_MIN`]). On Debian bookworm, which ships 7.2, xtask running as root
+//! installs QEMU from bookworm-backports ([`install`]); elsewhere, or if that is not
+//! possible, 7.2 still runs everything but the x2APIC scenarios, which `cargo xtask
+//! test` reports as skipped. `XTASK_QEMU=/path/to/qemu-system-x86_64` ([`QEMU_ENV`])
 //! picks another binary and installs nothing.
 //!
 //! The machine is QEMU's default `pc` with the disk image as a raw drive, COM1 on
@@ -19,6 +21,7 @@ use crate::image::Firmware;
 use crate::kvm::Accel;
 use crate::process;
 
+mod install;
 mod version;
 
 pub use version::QemuVersion;
@@ -37,7 +40,8 @@ pub const DEBUG_EXIT_DEVICE: &str = "isa-debug-exit,iobase=0xf4,iosize=0x04";
 pub const QEMU_ENV: &str = "XTASK_QEMU";
 /// The first QEMU whose TCG emulates x2APIC (9.0, April 2024).
 pub const X2APIC_TCG_MIN: QemuVersion = QemuVersion::new(9, 0, 0);
-/// The Debian package that provides [`QEMU`].
+/// The Debian package that provides [`QEMU`] (from the distribution; see [`install`]
+/// for bookworm-backports).
 const QEMU_PACKAGE: &str = "qemu-system-x86";
 /// The Debian package that provides [`OVMF`].
 const OVMF_PACKAGE: &str = "ovmf";
@@ -137,9 +141,12 @@ fn version_of(program: &Path) -> Result<QemuVersion> {
 
 /// Makes sure a QEMU (and OVMF if `need_ovmf`) is installed; returns QEMU's version.
 ///
-/// With [`QEMU_ENV`] set, that binary is used as it is. Otherwise a missing QEMU or
-/// OVMF is installed with apt-get when running as root; without root it is an error
-/// that names the command to run.
+/// With [`QEMU_ENV`] set, that binary is used as it is. Otherwise, a QEMU older than
+/// [`X2APIC_TCG_MIN`] (or none) is upgraded from bookworm-backports when xtask runs as
+/// root on Debian bookworm ([`install`]). If that is not possible or refused, an
+/// older QEMU stays in use (the x2APIC scenarios are then skipped) and a missing one
+/// is installed from the distribution as before; without root, a missing QEMU or OVMF
+/// is an error that names the command to run.
 pub fn ensure_installed(need_ovmf: bool) -> Result<QemuVersion> {
     let version = ensure_qemu()?;
     if need_ovmf && !Path::new(OVMF).is_file() {
@@ -164,14 +171,71 @@ fn ensure_qemu() -> Result<QemuVersion> {
         );
         return Ok(version);
     }
-    if process::find_in_path(QEMU).is_none() {
-        apt_install_or_explain(&format!("{QEMU} (in PATH)"), QEMU_PACKAGE)?;
+    let found = match process::find_in_path(QEMU) {
+        Some(_) => Some(version_of(Path::new(QEMU))?),
+        None => None,
+    };
+    if let Some(version) = found.filter(|&version| version >= X2APIC_TCG_MIN) {
+        return Ok(version);
     }
-    version_of(Path::new(QEMU))
+    let have = found.map_or_else(|| "no QEMU".to_owned(), |v| format!("QEMU {v}"));
+    let can_upgrade = is_root()?
+        && process::find_in_path("apt-get").is_some()
+        && install::this_codename().as_deref() == Some("bookworm");
+    if can_upgrade {
+        println!(
+            "[xtask] found {have}; x2APIC under TCG needs QEMU >= {X2APIC_TCG_MIN}: \
+             installing {} from {}",
+            install::PACKAGE,
+            install::SUITE
+        );
+        match install::from_backports() {
+            Ok(()) => {
+                let version = version_of(Path::new(QEMU))?;
+                println!("[xtask] now using QEMU {version}");
+                if version < X2APIC_TCG_MIN {
+                    return Err(Error::new(format!(
+                        "after installing {} from {}, `{QEMU} --version` says {version}",
+                        install::PACKAGE,
+                        install::SUITE
+                    )));
+                }
+                return Ok(version);
+            }
+            Err(error) => println!(
+                "[xtask] error: {error}; {}",
+                if found.is_some() {
+                    format!("keeping {have}")
+                } else {
+                    format!("installing the distribution's {QEMU_PACKAGE} instead")
+                }
+            ),
+        }
+    }
+    let version = match found {
+        Some(version) => version,
+        None => {
+            apt_install_or_explain(&format!("{QEMU} (in PATH)"), QEMU_PACKAGE)?;
+            version_of(Path::new(QEMU))?
+        }
+    };
+    if version < X2APIC_TCG_MIN {
+        println!(
+            "[xtask] QEMU {version} has no x2APIC under TCG (needs >= {X2APIC_TCG_MIN}): \
+             the x2APIC boot scenarios are skipped{}",
+            if can_upgrade {
+                ""
+            } else {
+                " (as root on Debian bookworm, xtask installs QEMU from bookworm-backports)"
+            }
+        );
+    }
+    Ok(version)
 }
 
 /// Installs the distribution's `package` with apt-get when running as root (saying
-/// so); otherwise fails naming `what` is missing and the command to run.
+/// so; `--no-remove`: apt aborts rather than remove a package the machine has);
+/// otherwise fails naming `what` is missing and the command to run.
 fn apt_install_or_explain(what: &str, package: &str) -> Result<()> {
     if !(is_root()? && process::find_in_path("apt-get").is_some()) {
         return Err(Error::new(format!(
@@ -183,7 +247,7 @@ fn apt_install_or_explain(what: &str, package: &str) -> Result<()> {
     process::run(
         Command::new("apt-get")
             .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", package]),
+            .args(["install", "-y", "--no-remove", package]),
     )
 }
 
