@@ -30,9 +30,11 @@
 //!
 //! CPUID reports the same features on every CPU of an SMP system, so all
 //! CPUs end up in the same mode, which IPI destinations (8- vs 32-bit IDs)
-//! require. QEMU 7.2 under TCG offers neither x2APIC nor TSC-deadline, so
-//! the kernel's boot tests always exercise [`XApic`]; the x2APIC encodings
-//! are covered by host tests.
+//! require. QEMU's TCG offers x2APIC from 9.0 on (with `-cpu max`), and
+//! `cargo xtask test` boots [`X2Apic`] in its `boot-x2apic-*` scenarios
+//! (skipped on an older QEMU); the other boots use QEMU's default CPU and
+//! [`XApic`]. Neither 7.2 nor 10.0 offers TSC-deadline under TCG, so that
+//! timer mode is covered by host tests only.
 //!
 //! Then [`LocalApic::enable`] software-enables the APIC (SVR) and puts it
 //! into a known state; see its documentation for what is masked and why.
