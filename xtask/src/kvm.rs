@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::error::{Context, Error, Result};
 use crate::output::EXIT_SUCCESS;
-use crate::qemu::{DEBUG_EXIT_DEVICE, QEMU};
+use crate::qemu::{self, DEBUG_EXIT_DEVICE};
 use crate::runner;
 use crate::toolchain;
 
@@ -111,7 +111,8 @@ pub fn probe_bios() -> Vec<u8> {
 /// Runs the probe guest with `accel` (`kvm`, or `tcg` to test the probe itself).
 pub fn run_probe(accel: &str) -> Result<()> {
     let path = write_probe_bios()?;
-    let mut command = Command::new(QEMU);
+    let program = qemu::program();
+    let mut command = Command::new(&program);
     command
         .args([
             "-accel",
@@ -137,7 +138,9 @@ pub fn run_probe(accel: &str) -> Result<()> {
     if accel == "kvm" {
         command.args(["-cpu", "host"]);
     }
-    let mut child = command.spawn().context(|| format!("cannot start {QEMU}"))?;
+    let mut child = command
+        .spawn()
+        .context(|| format!("cannot start {}", program.display()))?;
     let status = runner::wait_with_timeout(&mut child, Some(PROBE_TIMEOUT))?;
     match status.map(|status| status.code()) {
         Some(Some(EXIT_SUCCESS)) => Ok(()),

@@ -51,7 +51,10 @@ use clap::{Parser, Subcommand};
         cargo xtask run --duration 5 --smp 2\n  \
         cargo xtask run --uefi -- log=debug\n  \
         cargo xtask test --filter boot-uefi\n  \
-        cargo xtask bench --kernel-only --smp 4"
+        cargo xtask bench --kernel-only --smp 4\n\n\
+        Environment:\n  \
+        XTASK_QEMU=PATH  run this qemu-system-x86_64 and install none \
+        (default: QEMU >= 9.0 from PATH, installed as root on Debian bookworm)"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -1,4 +1,11 @@
-//! QEMU: making sure it is installed, and its command line.
+//! QEMU: making sure it is installed, its version, and its command line.
+//!
+//! The kernel's x2APIC driver needs a QEMU whose TCG emulates x2APIC: 9.0 or later
+//! ([`X2APIC_TCG_MIN`]). On Debian bookworm, which ships 7.2, xtask running as root
+//! installs QEMU from bookworm-backports ([`install`]); elsewhere, or if that is not
+//! possible, 7.2 still runs everything but the x2APIC scenarios, which `cargo xtask
+//! test` reports as skipped. `XTASK_QEMU=/path/to/qemu-system-x86_64` ([`QEMU_ENV`])
+//! picks another binary and installs nothing.
 //!
 //! The machine is QEMU's default `pc` with the disk image as a raw drive, COM1 on
 //! stdio, no display, no monitor, `-no-reboot` (a triple fault ends QEMU with status 0
@@ -14,7 +21,12 @@ use crate::image::Firmware;
 use crate::kvm::Accel;
 use crate::process;
 
-/// The QEMU binary.
+mod install;
+mod version;
+
+pub use version::QemuVersion;
+
+/// The QEMU binary's name.
 pub const QEMU: &str = "qemu-system-x86_64";
 /// The OVMF firmware image of Debian's `ovmf` package, used for UEFI boots.
 pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
@@ -23,8 +35,16 @@ pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 pub const DEFAULT_MEMORY: &str = "512M";
 /// The `isa-debug-exit` device: port 0xf4, 4 bytes wide.
 pub const DEBUG_EXIT_DEVICE: &str = "isa-debug-exit,iobase=0xf4,iosize=0x04";
-/// The Debian packages that provide [`QEMU`] and [`OVMF`].
-const PACKAGES: &str = "qemu-system-x86 ovmf";
+/// Overrides the QEMU binary (a path); nothing is installed then. For trying another
+/// QEMU, e.g. Debian's 7.2 unpacked into /tmp on a machine that has 10.
+pub const QEMU_ENV: &str = "XTASK_QEMU";
+/// The first QEMU whose TCG emulates x2APIC (9.0, April 2024).
+pub const X2APIC_TCG_MIN: QemuVersion = QemuVersion::new(9, 0, 0);
+/// The Debian package that provides [`QEMU`] (from the distribution; see [`install`]
+/// for bookworm-backports).
+const QEMU_PACKAGE: &str = "qemu-system-x86";
+/// The Debian package that provides [`OVMF`].
+const OVMF_PACKAGE: &str = "ovmf";
 
 /// One QEMU boot.
 #[derive(Debug, Clone)]
@@ -43,9 +63,14 @@ pub struct QemuConfig {
     pub extra_args: Vec<String>,
 }
 
-/// The QEMU command for `config`.
+/// The QEMU command for `config`, running [`program`].
 pub fn command(config: &QemuConfig) -> Command {
-    let mut command = Command::new(QEMU);
+    command_of(&program(), config)
+}
+
+/// The command for `config` running `program`.
+fn command_of(program: &Path, config: &QemuConfig) -> Command {
+    let mut command = Command::new(program);
     command.args(args(config));
     command
 }
@@ -85,48 +110,145 @@ pub fn args(config: &QemuConfig) -> Vec<OsString> {
     args
 }
 
-/// Makes sure QEMU (and OVMF if `need_ovmf`) are installed. Installs them with apt-get
-/// when running as root on a system that has it; otherwise fails with the command to run.
-pub fn ensure_installed(need_ovmf: bool) -> Result<()> {
-    let absent = missing(need_ovmf);
-    if absent.is_empty() {
-        return Ok(());
+/// Why QEMU `version` cannot run the kernel's x2APIC driver under `accel`, if it
+/// cannot: TCG emulates x2APIC only from [`X2APIC_TCG_MIN`] on; KVM's in-kernel APIC
+/// always has it.
+pub fn lacks_x2apic(version: QemuVersion, accel: Accel) -> Option<String> {
+    (accel == Accel::Tcg && version < X2APIC_TCG_MIN).then(|| {
+        format!(
+            "needs QEMU >= {}.{} for x2APIC under TCG, found {version}",
+            X2APIC_TCG_MIN.major, X2APIC_TCG_MIN.minor
+        )
+    })
+}
+
+/// The QEMU binary: [`QEMU_ENV`] if set, else [`QEMU`] from `PATH`.
+pub fn program() -> PathBuf {
+    std::env::var_os(QEMU_ENV).map_or_else(|| PathBuf::from(QEMU), PathBuf::from)
+}
+
+/// Asks `program` for its version.
+fn version_of(program: &Path) -> Result<QemuVersion> {
+    let output = process::stdout_of(Command::new(program).arg("--version"))?;
+    QemuVersion::parse(&output).ok_or_else(|| {
+        Error::new(format!(
+            "cannot read a version from `{} --version`: {:?}",
+            program.display(),
+            output.lines().next().unwrap_or_default()
+        ))
+    })
+}
+
+/// Makes sure a QEMU (and OVMF if `need_ovmf`) is installed; returns QEMU's version.
+///
+/// With [`QEMU_ENV`] set, that binary is used as it is. Otherwise, a QEMU older than
+/// [`X2APIC_TCG_MIN`] (or none) is upgraded from bookworm-backports when xtask runs as
+/// root on Debian bookworm ([`install`]). If that is not possible or refused, an
+/// older QEMU stays in use (the x2APIC scenarios are then skipped) and a missing one
+/// is installed from the distribution as before; without root, a missing QEMU or OVMF
+/// is an error that names the command to run.
+pub fn ensure_installed(need_ovmf: bool) -> Result<QemuVersion> {
+    let version = ensure_qemu()?;
+    if need_ovmf && !Path::new(OVMF).is_file() {
+        apt_install_or_explain(OVMF, OVMF_PACKAGE)?;
+        if !Path::new(OVMF).is_file() {
+            return Err(Error::new(format!(
+                "{OVMF} still missing after installing {OVMF_PACKAGE}"
+            )));
+        }
     }
-    let what = absent.join(" and ");
+    Ok(version)
+}
+
+fn ensure_qemu() -> Result<QemuVersion> {
+    if let Some(program) = std::env::var_os(QEMU_ENV) {
+        let program = PathBuf::from(program);
+        let version = version_of(&program)
+            .map_err(|error| Error::new(format!("{QEMU_ENV}={}: {error}", program.display())))?;
+        println!(
+            "[xtask] QEMU {version} from {QEMU_ENV}={}",
+            program.display()
+        );
+        return Ok(version);
+    }
+    let found = match process::find_in_path(QEMU) {
+        Some(_) => Some(version_of(Path::new(QEMU))?),
+        None => None,
+    };
+    if let Some(version) = found.filter(|&version| version >= X2APIC_TCG_MIN) {
+        return Ok(version);
+    }
+    let have = found.map_or_else(|| "no QEMU".to_owned(), |v| format!("QEMU {v}"));
+    let can_upgrade = is_root()?
+        && process::find_in_path("apt-get").is_some()
+        && install::this_codename().as_deref() == Some("bookworm");
+    if can_upgrade {
+        println!(
+            "[xtask] found {have}; x2APIC under TCG needs QEMU >= {X2APIC_TCG_MIN}: \
+             installing {} from {}",
+            install::PACKAGE,
+            install::SUITE
+        );
+        match install::from_backports() {
+            Ok(()) => {
+                let version = version_of(Path::new(QEMU))?;
+                println!("[xtask] now using QEMU {version}");
+                if version < X2APIC_TCG_MIN {
+                    return Err(Error::new(format!(
+                        "after installing {} from {}, `{QEMU} --version` says {version}",
+                        install::PACKAGE,
+                        install::SUITE
+                    )));
+                }
+                return Ok(version);
+            }
+            Err(error) => println!(
+                "[xtask] error: {error}; {}",
+                if found.is_some() {
+                    format!("keeping {have}")
+                } else {
+                    format!("installing the distribution's {QEMU_PACKAGE} instead")
+                }
+            ),
+        }
+    }
+    let version = match found {
+        Some(version) => version,
+        None => {
+            apt_install_or_explain(&format!("{QEMU} (in PATH)"), QEMU_PACKAGE)?;
+            version_of(Path::new(QEMU))?
+        }
+    };
+    if version < X2APIC_TCG_MIN {
+        println!(
+            "[xtask] QEMU {version} has no x2APIC under TCG (needs >= {X2APIC_TCG_MIN}): \
+             the x2APIC boot scenarios are skipped{}",
+            if can_upgrade {
+                ""
+            } else {
+                " (as root on Debian bookworm, xtask installs QEMU from bookworm-backports)"
+            }
+        );
+    }
+    Ok(version)
+}
+
+/// Installs the distribution's `package` with apt-get when running as root (saying
+/// so; `--no-remove`: apt aborts rather than remove a package the machine has);
+/// otherwise fails naming `what` is missing and the command to run.
+fn apt_install_or_explain(what: &str, package: &str) -> Result<()> {
     if !(is_root()? && process::find_in_path("apt-get").is_some()) {
         return Err(Error::new(format!(
-            "{what} not found; install with: sudo apt-get install -y {PACKAGES}"
+            "{what} not found; install with: sudo apt-get install -y {package}"
         )));
     }
-    println!("[xtask] installing {PACKAGES} with apt-get");
+    println!("[xtask] {what} not found: installing {package} with apt-get");
     process::run(Command::new("apt-get").arg("update"))?;
     process::run(
         Command::new("apt-get")
             .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y"])
-            .args(PACKAGES.split(' ')),
-    )?;
-    let still = missing(need_ovmf);
-    if still.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::new(format!(
-            "{} still missing after installing {PACKAGES}",
-            still.join(" and ")
-        )))
-    }
-}
-
-/// Names of the missing pieces.
-fn missing(need_ovmf: bool) -> Vec<String> {
-    let mut missing = Vec::new();
-    if process::find_in_path(QEMU).is_none() {
-        missing.push(format!("{QEMU} (in PATH)"));
-    }
-    if need_ovmf && !Path::new(OVMF).is_file() {
-        missing.push(OVMF.to_owned());
-    }
-    missing
+            .args(["install", "-y", "--no-remove", package]),
+    )
 }
 
 /// True if xtask runs as root (`id -u` prints 0).
@@ -150,7 +272,19 @@ mod tests {
     }
 
     fn joined(config: &QemuConfig) -> String {
-        process::display(&command(config))
+        process::display(&command_of(Path::new(QEMU), config))
+    }
+
+    #[test]
+    fn x2apic_needs_qemu_9_under_tcg_only() {
+        let old = QemuVersion::new(7, 2, 22);
+        assert_eq!(
+            lacks_x2apic(old, Accel::Tcg).as_deref(),
+            Some("needs QEMU >= 9.0 for x2APIC under TCG, found 7.2.22")
+        );
+        assert_eq!(lacks_x2apic(old, Accel::Kvm), None);
+        assert_eq!(lacks_x2apic(QemuVersion::new(9, 0, 0), Accel::Tcg), None);
+        assert_eq!(lacks_x2apic(QemuVersion::new(10, 0, 3), Accel::Tcg), None);
     }
 
     #[test]

@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn bad_options_are_rejected() {
         assert!(parse(&["--smp", "0"]).is_err());
-        assert!(parse(&["--smp", "256"]).is_err());
+        assert!(parse(&["--smp", "513"]).is_err());
         assert!(parse(&["--kvm", "maybe"]).is_err());
         assert!(parse(&["--duration", "abc"]).is_err());
         assert!(parse(&["--timeout", "0"]).unwrap().host_timeout().is_err());

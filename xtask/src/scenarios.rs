@@ -25,6 +25,9 @@ pub struct Scenario {
     pub timeout_secs: u64,
     /// Extra QEMU arguments (e.g. `-m 32M`); usually none.
     pub qemu_args: &'static [&'static str],
+    /// The boot runs the kernel's x2APIC driver, which needs a QEMU that emulates
+    /// x2APIC (`qemu::lacks_x2apic`); without one the scenario is skipped.
+    pub x2apic: bool,
     /// Everything that must hold; the first that does not is the failure reason.
     pub expect: &'static [Expect],
 }
@@ -119,6 +122,28 @@ const DURATION_RUN: &[Expect] = &[
     Expect::TasksRan(TASKS_A_TO_D),
 ];
 
+/// A CPU model with x2APIC (CPUID.01H:ECX\[21\]): QEMU 10's `max` has it
+/// anyway, `+x2apic` says what the row is about (QEMU 7.2's TCG only warns that
+/// it cannot provide it).
+const X2APIC_CPU: &[&str] = &["-cpu", "max,+x2apic"];
+
+/// [`DURATION_RUN`] with the Local APIC in x2APIC mode.
+const X2APIC_RUN: &[Expect] = &[
+    Expect::Verdict(VerdictKind::Success),
+    Expect::BootMode,
+    Expect::Line {
+        prefix: "[SMP] Local APIC mode: X2Apic",
+        contains: &[],
+    },
+    Expect::Stats {
+        min_uptime_ms: 2000,
+    },
+    Expect::EveryCpuAccountedFor,
+    Expect::TicksMatchTimer,
+    Expect::CalibrationMatchesQemu,
+    Expect::TasksRan(TASKS_A_TO_D),
+];
+
 /// All boot scenarios, run in this order.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
@@ -128,6 +153,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -137,6 +163,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -146,6 +173,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -155,6 +183,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 90,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -166,6 +195,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=3"],
         timeout_secs: 180,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -178,6 +208,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 90,
         qemu_args: &["-icount", "shift=4,sleep=off"],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -186,12 +217,35 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        name: "boot-x2apic-smp4",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=2"],
+        timeout_secs: 60,
+        // QEMU >= 9.0 only (older TCG has no x2APIC: the kernel would run
+        // xAPIC and the mode line would fail the check); skipped there.
+        qemu_args: X2APIC_CPU,
+        x2apic: true,
+        expect: X2APIC_RUN,
+    },
+    Scenario {
+        name: "boot-x2apic-smp8",
+        smp: 8,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=2"],
+        timeout_secs: 90,
+        qemu_args: X2APIC_CPU,
+        x2apic: true,
+        expect: X2APIC_RUN,
+    },
+    Scenario {
         name: "smp-serial-bring-up",
         smp: 4,
         firmware: Firmware::Bios,
         kernel_args: &["duration=2", "smp_boot=serial"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -201,6 +255,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2", "smp_fake_ap=200"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Stats {
@@ -222,6 +277,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2", "smp_late_ap=3"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Line {
@@ -244,6 +300,7 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Line {
@@ -259,6 +316,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=3", "workload=imbalance"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -279,6 +337,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=3", "workload=sleep"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -295,6 +354,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=3", "workload=pingpong"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -319,6 +379,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["workload=bench"],
         timeout_secs: 120,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -332,6 +393,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["workload=burst"],
         timeout_secs: 120,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
@@ -359,6 +421,7 @@ pub const SCENARIOS: &[Scenario] = &[
         // The heap is sized from free memory (half of it, 4-64 MiB): a fixed
         // 64 MiB heap did not boot here (`FrameAllocationFailed`).
         qemu_args: &["-m", "32M"],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -372,6 +435,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=3", "stats=0.5"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::LineCount {
@@ -387,6 +451,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=30"],
         timeout_secs: 150,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Stats {
@@ -405,6 +470,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -414,6 +480,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=2"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -423,6 +490,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["bogus=1", "duration=0.5"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::Line {
@@ -438,6 +506,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["test=harness::deliberate_panic"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
             Expect::Line {
@@ -453,6 +522,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["test=harness::unexpected_page_fault"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
             Expect::Line {
@@ -468,6 +538,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &["test=harness::stack_overflow"],
         timeout_secs: 60,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
             Expect::Line {
@@ -483,6 +554,7 @@ pub const SCENARIOS: &[Scenario] = &[
         kernel_args: &[],
         timeout_secs: 5,
         qemu_args: &[],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Timeout),
             Expect::Within(Duration::from_secs(20)),
@@ -502,6 +574,7 @@ pub const SCALE_SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=3"],
         timeout_secs: 120,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -511,6 +584,7 @@ pub const SCALE_SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=3"],
         timeout_secs: 150,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -520,6 +594,7 @@ pub const SCALE_SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=6"],
         timeout_secs: 300,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
     Scenario {
@@ -529,6 +604,7 @@ pub const SCALE_SCENARIOS: &[Scenario] = &[
         kernel_args: &["duration=10"],
         timeout_secs: 600,
         qemu_args: &[],
+        x2apic: false,
         expect: DURATION_RUN,
     },
 ];

@@ -11,9 +11,12 @@
 //!    rows of [`SCALE_SCENARIOS`] (16 to 255 CPUs; minutes under TCG, not in CI).
 //!
 //! Each check prints `[test] PASS <name>` or `[test] FAIL <name>: <why>` (followed by
-//! the tail of its output); the last line is `N passed, M failed`. Boots run one after
-//! another (the build machines have two cores); the kernel and the image builder are
-//! built once, before the first boot.
+//! the tail of its output), or `[test] SKIP <name>: <why>` for a boot this QEMU cannot
+//! run (an x2APIC scenario on a QEMU without x2APIC under TCG, see
+//! `qemu::lacks_x2apic`); skips are listed again before the last line,
+//! `N passed, M failed, K skipped`. Boots run one after another (the build machines
+//! have two cores); the kernel and the image builder are built once, before the first
+//! boot.
 
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -207,11 +210,13 @@ impl Check {
     }
 }
 
-/// Passed and failed test counts.
-#[derive(Debug, Default, Clone, Copy)]
+/// Passed, failed and skipped test counts.
+#[derive(Debug, Default, Clone)]
 struct Tally {
     passed: u64,
     failed: u64,
+    /// The skipped checks with the reason, for the summary.
+    skipped: Vec<(String, String)>,
 }
 
 impl Tally {
@@ -224,6 +229,27 @@ impl Tally {
         self.failed += 1;
         println!("[test] FAIL {name}: {why}");
     }
+
+    fn skip(&mut self, name: &str, why: &str) {
+        self.skipped.push((name.to_owned(), why.to_owned()));
+        println!("[test] SKIP {name}: {why}");
+    }
+
+    /// The last lines: every skipped check again, then the counts.
+    fn summary(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .skipped
+            .iter()
+            .map(|(name, why)| format!("[test] skipped {name}: {why}"))
+            .collect();
+        lines.push(format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed,
+            self.failed,
+            self.skipped.len()
+        ));
+        lines
+    }
 }
 
 /// State shared by the checks of one test run.
@@ -233,6 +259,8 @@ struct Session {
     /// Built before the first boot; an error message if the build failed.
     artifacts: Option<Result<Artifacts, String>>,
     accel: Option<Accel>,
+    /// The QEMU version, known when some check boots.
+    qemu: Option<qemu::QemuVersion>,
 }
 
 /// Runs `cargo xtask test`; returns whether every check passed.
@@ -252,17 +280,22 @@ pub fn run(args: &TestArgs) -> Result<bool> {
         return Ok(true);
     }
     toolchain::ensure_installed()?;
-    if checks.iter().any(Check::needs_boot) {
-        qemu::ensure_installed(checks.iter().any(Check::needs_ovmf))?;
-    }
     let mut session = Session::default();
+    if checks.iter().any(Check::needs_boot) {
+        session.qemu = Some(qemu::ensure_installed(
+            checks.iter().any(Check::needs_ovmf),
+        )?);
+    }
     for check in &checks {
         println!("[test] RUN  {}", check.name());
         session.run(check)?;
     }
-    let Tally { passed, failed } = session.tally;
-    println!("{passed} passed, {failed} failed");
-    Ok(failed == 0)
+    session
+        .tally
+        .summary()
+        .iter()
+        .for_each(|line| println!("{line}"));
+    Ok(session.tally.failed == 0)
 }
 
 fn matches_filter(name: &str, filter: Option<&str>) -> bool {
@@ -352,8 +385,15 @@ impl Session {
         Ok(())
     }
 
-    /// Tier 4: one boot scenario.
+    /// Tier 4: one boot scenario (skipped if this QEMU cannot run it).
     fn scenario(&mut self, scenario: &Scenario) -> Result<()> {
+        if scenario.x2apic {
+            let version = self.qemu.expect("QEMU is checked before any boot");
+            if let Some(why) = qemu::lacks_x2apic(version, self.accel()?) {
+                self.tally.skip(scenario.name, &why);
+                return Ok(());
+            }
+        }
         let started = Instant::now();
         let mut spec = self.boot_spec(
             scenario.name,
@@ -538,6 +578,20 @@ mod tests {
             "error: unsafe block missing a safety comment"
         ));
         assert!(!is_cargo_progress("test foo ... ok"));
+    }
+
+    #[test]
+    fn skips_are_counted_and_listed() {
+        let mut tally = Tally::default();
+        tally.pass("a", "");
+        tally.skip("boot-x2apic-smp4", "needs QEMU >= 9.0, found 7.2.22");
+        assert_eq!(
+            tally.summary(),
+            [
+                "[test] skipped boot-x2apic-smp4: needs QEMU >= 9.0, found 7.2.22",
+                "1 passed, 0 failed, 1 skipped",
+            ]
+        );
     }
 
     #[test]

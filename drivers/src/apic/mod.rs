@@ -30,9 +30,11 @@
 //!
 //! CPUID reports the same features on every CPU of an SMP system, so all
 //! CPUs end up in the same mode, which IPI destinations (8- vs 32-bit IDs)
-//! require. QEMU 7.2 under TCG offers neither x2APIC nor TSC-deadline, so
-//! the kernel's boot tests always exercise [`XApic`]; the x2APIC encodings
-//! are covered by host tests.
+//! require. QEMU's TCG offers x2APIC from 9.0 on (with `-cpu max`), and
+//! `cargo xtask test` boots [`X2Apic`] in its `boot-x2apic-*` scenarios
+//! (skipped on an older QEMU); the other boots use QEMU's default CPU and
+//! [`XApic`]. Neither 7.2 nor 10.0 offers TSC-deadline under TCG, so that
+//! timer mode is covered by host tests only.
 //!
 //! Then [`LocalApic::enable`] software-enables the APIC (SVR) and puts it
 //! into a known state; see its documentation for what is masked and why.
@@ -179,6 +181,50 @@ impl CpuFeatures {
     pub const fn tsc_deadline(self) -> bool {
         self.ecx & Self::ECX_TSC_DEADLINE != 0
     }
+}
+
+/// CPUID leaf 0BH (extended topology), subleaf 0, as far as the APIC ID
+/// goes: EBX says whether the leaf exists, EDX is the x2APIC ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExtendedTopology {
+    /// CPUID.(EAX=0BH,ECX=0):EBX; bits 15:0 are zero where the leaf is not implemented.
+    pub ebx: u32,
+    /// CPUID.(EAX=0BH,ECX=0):EDX: the x2APIC ID of the executing CPU.
+    pub edx: u32,
+}
+
+/// The initial APIC ID from raw CPUID results: the 32-bit x2APIC ID of leaf
+/// 0BH where that leaf exists (`leaf_0b` is `None` when the highest basic
+/// leaf is below 0BH), else CPUID.01H:EBX\[31:24\].
+///
+/// The SDM (Vol. 2A, CPUID, leaf 0BH) says software detects leaf 0BH by a
+/// maximum basic leaf ≥ 0BH *and* a non-zero CPUID.0BH:EBX\[15:0\]. Leaf
+/// 01H's field holds only the low 8 bits of the ID; and QEMU (10.0.2, from
+/// bookworm-backports; fixed upstream by "i386/cpu: Fix cpu number overflow
+/// in CPUID.01H.EBX\[23:16\]") ORs a logical-processor count above 255 into
+/// it, shifting the count into EBX\[23:16\] unmasked: with `-smp 264` every
+/// CPU reads its ID with bit 0 set, the BSP 1 instead of 0.
+pub const fn initial_apic_id_from(leaf_01_ebx: u32, leaf_0b: Option<ExtendedTopology>) -> u32 {
+    match leaf_0b {
+        Some(topology) if topology.ebx & 0xFFFF != 0 => topology.edx,
+        _ => leaf_01_ebx >> 24,
+    }
+}
+
+/// The executing CPU's initial APIC ID, all 32 bits (executes CPUID; see
+/// [`initial_apic_id_from`]). It equals the Local APIC's ID register unless
+/// software changed that (possible in xAPIC mode only).
+pub fn initial_apic_id() -> u32 {
+    use core::arch::x86_64::{__cpuid, __cpuid_count};
+    let max_basic_leaf = __cpuid(0).eax;
+    let leaf_0b = (max_basic_leaf >= 0xB).then(|| {
+        let leaf = __cpuid_count(0xB, 0);
+        ExtendedTopology {
+            ebx: leaf.ebx,
+            edx: leaf.edx,
+        }
+    });
+    initial_apic_id_from(__cpuid(1).ebx, leaf_0b)
 }
 
 /// Whether the current CPU supports x2APIC mode (executes CPUID).

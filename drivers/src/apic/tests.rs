@@ -255,6 +255,35 @@ fn cpuid_on_the_build_machine() {
 }
 
 #[test]
+fn initial_apic_id_prefers_leaf_0b() {
+    // QEMU 10.0 at -smp 264 (measured): the BSP's leaf 01H EBX carries the
+    // logical-processor count 264 = 0x108 in bits 23:16 and bit 24 (the
+    // count's bit 8) in the APIC ID field; leaf 0BH has the real ID, 0.
+    let leaf_01_ebx = (264 << 16) | (8 << 8);
+    assert_eq!(leaf_01_ebx >> 24, 1);
+    let bsp = ExtendedTopology { ebx: 1, edx: 0 };
+    assert_eq!(initial_apic_id_from(leaf_01_ebx, Some(bsp)), 0);
+    // IDs above 255 exist only in leaf 0BH.
+    let ap = ExtendedTopology { ebx: 1, edx: 263 };
+    assert_eq!(initial_apic_id_from((7 << 24) | leaf_01_ebx, Some(ap)), 263);
+    // Leaf 0BH absent (highest leaf below 0BH) or not implemented
+    // (EBX[15:0] = 0): the 8-bit field.
+    assert_eq!(initial_apic_id_from(5 << 24, None), 5);
+    let unimplemented = ExtendedTopology {
+        ebx: 0xFFFF_0000,
+        edx: 9,
+    };
+    assert_eq!(initial_apic_id_from(5 << 24, Some(unimplemented)), 5);
+}
+
+#[test]
+fn initial_apic_id_on_the_build_machine() {
+    // Below 256 CPUs (any build machine) leaf 01H's 8-bit field is exact.
+    let leaf_01 = core::arch::x86_64::__cpuid(1).ebx >> 24;
+    assert_eq!(initial_apic_id() & 0xFF, leaf_01);
+}
+
+#[test]
 fn mode_selection() {
     let xapic_cpu = CpuFeatures {
         ecx: 0,

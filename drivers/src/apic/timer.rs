@@ -184,7 +184,8 @@ impl fmt::Debug for LvtTimer {
 /// How the kernel drives the scheduler tick on a CPU with `features`:
 /// TSC-deadline mode when CPUID offers it (SDM Vol. 3A §11.5.4.1: no divider,
 /// no drift, re-armed with one MSR write), periodic mode otherwise. Pure, so the
-/// decision is tested on the host (QEMU 7.2 TCG never offers TSC-deadline).
+/// decision is tested on the host (QEMU's TCG, 7.2 and 10.0 alike, never offers
+/// TSC-deadline).
 pub const fn choose_timer_mode(features: super::CpuFeatures) -> TimerMode {
     if features.tsc_deadline() {
         TimerMode::TscDeadline

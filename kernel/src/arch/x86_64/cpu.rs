@@ -1,18 +1,20 @@
 //! CPU identity and halting.
 
-use core::arch::x86_64::__cpuid;
-
-/// The executing CPU's initial APIC id (CPUID leaf 1, EBX bits 31:24; Intel SDM
-/// Vol. 2A, CPUID, table 3-8).
+/// The executing CPU's initial APIC id: the 32-bit x2APIC id of CPUID leaf
+/// 0BH, or CPUID leaf 1 EBX bits 31:24 on a CPU without leaf 0BH
+/// ([`drivers::apic::initial_apic_id`]; Intel SDM Vol. 2A, CPUID).
+///
+/// Leaf 1's 8-bit field alone is wrong past 255 CPUs: it truncates the id,
+/// and QEMU 10.0 spills the logical-processor count into it (at
+/// `-smp 264` the BSP read 1 there, took APIC id 0 for an AP and sent itself
+/// INIT, which reset the machine).
 ///
 /// It needs no setup, so it works in every context, including exception
 /// handlers that run before per-CPU data exists. Until per-CPU data reached
 /// through GS replaces it, it serves as the CPU number printed in panics and
-/// exceptions, and as the index of per-CPU arrays (xAPIC ids are < 256).
+/// exceptions.
 pub fn apic_id() -> u32 {
-    // CPUID leaf 1 exists on every x86_64 CPU.
-    let leaf1 = __cpuid(1);
-    leaf1.ebx >> 24
+    drivers::apic::initial_apic_id()
 }
 
 /// Stops this CPU for good: interrupts off, then `hlt` forever (an NMI or SMI
