@@ -598,6 +598,25 @@ pub const SCALE_SCENARIOS: &[Scenario] = &[
         expect: DURATION_RUN,
     },
     Scenario {
+        // Past 255 CPUs: x2APIC ids above 255 need QEMU's q35 machine with
+        // an IOMMU doing interrupt remapping (EIM), and QEMU >= 9.0.
+        name: "scale-x2apic-smp264",
+        smp: 264,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=15"],
+        timeout_secs: 900,
+        qemu_args: &[
+            "-machine",
+            "q35,kernel-irqchip=split",
+            "-device",
+            "intel-iommu,intremap=on,eim=on",
+            "-cpu",
+            "max,+x2apic",
+        ],
+        x2apic: true,
+        expect: X2APIC_RUN,
+    },
+    Scenario {
         name: "scale-bios-smp255",
         smp: 255,
         firmware: Firmware::Bios,

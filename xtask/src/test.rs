@@ -8,7 +8,7 @@
 //!    and so does the harness run itself (`kernel-tests`: it must finish and report
 //!    consistently);
 //! 4. **boot scenarios**: one boot per row of [`SCENARIOS`]; with `--scale`, also the
-//!    rows of [`SCALE_SCENARIOS`] (16 to 255 CPUs; minutes under TCG, not in CI).
+//!    rows of [`SCALE_SCENARIOS`] (16 to 255 CPUs, and 264 with x2APIC; minutes under TCG, not in CI).
 //!
 //! Each check prints `[test] PASS <name>` or `[test] FAIL <name>: <why>` (followed by
 //! the tail of its output), or `[test] SKIP <name>: <why>` for a boot this QEMU cannot
@@ -48,8 +48,8 @@ pub struct TestArgs {
     /// List the checks (after --filter) instead of running them.
     #[arg(long)]
     pub list: bool,
-    /// Also run the scale tier: boots with 16, 32, 128 and 255 CPUs (slow
-    /// under TCG: minutes, not part of CI).
+    /// Also run the scale tier: boots with 16, 32, 128 and 255 CPUs, and 264
+    /// with x2APIC (slow under TCG: minutes, not part of CI).
     #[arg(long)]
     pub scale: bool,
 }

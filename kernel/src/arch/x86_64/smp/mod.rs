@@ -261,18 +261,22 @@ pub fn init_smp(madt: Option<&Madt>, options: Options) -> u32 {
 /// the BSP, capped to what per-CPU data and the trampoline can hold, then the
 /// fake AP if asked for.
 fn candidates(madt: Option<&Madt>, fake_ap: Option<u32>) -> Vec<Candidate> {
-    let bsp = percpu::percpu_current().apic_id();
+    // The BSP by both names: CPUID's initial APIC id and the Local APIC's
+    // id register. They agree on sane hardware (the BSP warns otherwise);
+    // excluding both means the BSP can never send INIT to itself — which
+    // reset the machine when QEMU corrupted CPUID leaf 1 past 255 CPUs.
+    let bsp = [percpu::percpu_current().apic_id(), apic::id()];
     let mut apic_ids: Vec<u32> = madt
         .map(|madt| {
             madt.enabled_cpus()
                 .map(|cpu| cpu.apic_id)
-                .filter(|&id| id != bsp)
+                .filter(|id| !bsp.contains(id))
                 .collect()
         })
         .unwrap_or_default();
     apic_ids.extend(fake_ap);
     let mut out: Vec<Candidate> = Vec::new();
-    let mut seen = alloc::collections::BTreeSet::from([bsp]);
+    let mut seen = alloc::collections::BTreeSet::from(bsp);
     for apic_id in apic_ids {
         let index = out.len() as u32 + 1;
         if apic_id == trampoline::NO_APIC_ID {
