@@ -338,6 +338,27 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
+        // Every sleeper wakes, none early. How late is load's business (a
+        // vCPU the host deschedules wakes its sleepers late): counted in
+        // `late=`, judged only under -icount below.
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::EveryCpuAccountedFor,
+            Expect::Line {
+                prefix: "[SLEEP] sleepers=1000 woke=1000 early=0 ",
+                contains: &[],
+            },
+        ],
+    },
+    Scenario {
+        // Deterministic time: no sleeper may wake more than two ticks late.
+        name: "workload-sleep-icount",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=3", "workload=sleep"],
+        timeout_secs: 60,
+        qemu_args: &["-icount", "shift=4,sleep=off"],
+        x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
