@@ -6,8 +6,18 @@
 //! at boot against the PIT, whose input clock is fixed at 1.193182 MHz.
 //! Uptime is computed from the TSC, not by counting timer interrupts, so a lost
 //! tick cannot skew time.
+//!
+//! CPUID may state the rate too (leaves `0x15`, `0x16`, `0x4000_0010`);
+//! [`cpuid_leaves`] reads them and `kernel::tsc_cpuid` decodes them and
+//! cross-checks the PIT result. The PIT result is the clock whatever they say:
+//! `kernel::tsc_cpuid`'s module doc gives the reasons (under QEMU's TCG the
+//! TSC runs at the host's rate whatever the leaves claim; the measurement
+//! carries an error bound, a leaf does not). A leaf more than its tolerance
+//! off is reported as a warning, not acted on.
 
-use core::arch::x86_64::_rdtsc;
+use core::arch::x86_64::{__cpuid, _rdtsc};
+
+use kernel::tsc_cpuid::{self, RawLeaves, Regs};
 
 use drivers::pit::{self, Pit, PitError, Window};
 
@@ -24,6 +34,31 @@ pub fn read() -> u64 {
     // SAFETY: RDTSC is available on every x86_64 CPU and has no side effects
     // (CR4.TSD is clear in ring 0 anyway).
     unsafe { _rdtsc() }
+}
+
+/// Executes the CPUID leaves [`tsc_cpuid::decode`] needs, on this CPU.
+///
+/// All of them, unconditionally: CPUID does not fault on a leaf the CPU
+/// lacks (it returns another leaf's data), so reading is harmless and the
+/// gating stays in the host-tested decoder.
+pub fn cpuid_leaves() -> RawLeaves {
+    let leaf = |number| {
+        let r = __cpuid(number);
+        Regs {
+            eax: r.eax,
+            ebx: r.ebx,
+            ecx: r.ecx,
+            edx: r.edx,
+        }
+    };
+    RawLeaves {
+        leaf_0: leaf(0),
+        leaf_1: leaf(1),
+        leaf_15: leaf(tsc_cpuid::LEAF_TSC_CRYSTAL),
+        leaf_16: leaf(tsc_cpuid::LEAF_BASE_FREQUENCY),
+        leaf_4000_0000: leaf(tsc_cpuid::LEAF_HYPERVISOR),
+        leaf_4000_0010: leaf(tsc_cpuid::LEAF_HYPERVISOR_TIMING),
+    }
 }
 
 /// A TSC calibration: the rate and its error bound.
