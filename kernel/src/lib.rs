@@ -20,3 +20,4 @@ pub mod madt;
 pub mod sync;
 pub mod tick;
 pub mod tsc_cpuid;
+pub mod tsc_windows;
