@@ -37,7 +37,7 @@ use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{BootInfo, entry_point};
 use kernel::cmdline::{self, KernelArgs, SmpBoot};
 use kernel::config;
-use kernel::tsc_cpuid;
+use kernel::{tsc_cpuid, tsc_windows};
 use x86_64::VirtAddr;
 
 use crate::arch::x86_64::{
@@ -171,13 +171,14 @@ fn init_time() {
         "TSC {} ±{} (PIT, least disturbed of {} windows); {check}",
         tsc_cpuid::Mhz(c.hz),
         tsc_cpuid::UnsignedPercent(c.error_ppm),
-        tsc::CALIBRATION_ROUNDS
+        c.windows
     );
-    if c.error_ppm > tsc::CALIBRATION_BOUND_PPM {
+    if c.error_ppm > tsc_windows::BOUND_PPM {
         log::warn!(
             target: "TIME",
-            "TSC calibration misses its ±{} ppm bound (every PIT window was disturbed: a busy host?)",
-            tsc::CALIBRATION_BOUND_PPM
+            "TSC calibration misses its ±{} ppm bound (all {} PIT windows were disturbed: a busy host?)",
+            tsc_windows::BOUND_PPM,
+            c.windows
         );
     }
     for disagreement in check.disagreements() {
