@@ -19,3 +19,5 @@ pub mod heap_size;
 pub mod madt;
 pub mod sync;
 pub mod tick;
+pub mod tsc_cpuid;
+pub mod tsc_windows;

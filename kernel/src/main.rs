@@ -5,7 +5,7 @@
 //!   1. time zero (TSC), GDT + TSS (IST stacks), IDT        no output possible yet
 //!   2. COM1 console, kernel arguments (ramdisk), logger   ──► [BOOT] first line
 //!   3. page tables → frame allocator → heap               ──► [MEM]
-//!   4. TSC calibrated against the PIT                      ──► [TIME]
+//!   4. TSC calibrated against the PIT, CPUID cross-check   ──► [TIME]
 //!   5. MADT → legacy PICs masked → BSP Local APIC          ──► [SMP] CPUs detected, BSP online
 //!   6. interrupts on; APs started (INIT-SIPI-SIPI)        ──► [SMP] AP#N online
 //!   7. LAPIC timer measured on the BSP; every CPU ticking ──► [APIC] coreN timer @XHz
@@ -37,9 +37,12 @@ use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{BootInfo, entry_point};
 use kernel::cmdline::{self, KernelArgs, SmpBoot};
 use kernel::config;
+use kernel::{tsc_cpuid, tsc_windows};
 use x86_64::VirtAddr;
 
-use crate::arch::x86_64::{acpi, apic, console, gdt, interrupts, lock_hooks, paging, percpu, smp};
+use crate::arch::x86_64::{
+    acpi, apic, console, gdt, interrupts, lock_hooks, paging, percpu, smp, tsc,
+};
 use crate::memory::BootMode;
 
 /// Prints a line of the kernel ⇄ host protocol (`docs/kernel-interface.md`),
@@ -153,26 +156,33 @@ fn init_memory(boot_info: &'static BootInfo) {
 }
 
 fn init_time() {
-    match time::init() {
-        Ok(c) => {
-            log::info!(
-                target: "TIME",
-                "TSC {}.{:03} MHz, calibrated against the PIT (±{}.{:02} %, least disturbed of {} windows)",
-                c.hz / 1_000_000,
-                c.hz / 1_000 % 1_000,
-                c.error_ppm / 10_000,
-                c.error_ppm / 100 % 100,
-                arch::x86_64::tsc::CALIBRATION_ROUNDS
-            );
-            if c.error_ppm > arch::x86_64::tsc::CALIBRATION_BOUND_PPM {
-                log::warn!(
-                    target: "TIME",
-                    "TSC calibration misses its ±{} ppm bound (every PIT window was disturbed: a busy host?)",
-                    arch::x86_64::tsc::CALIBRATION_BOUND_PPM
-                );
-            }
-        }
+    let c = match time::init() {
+        Ok(c) => c,
         Err(error) => panic!("TSC calibration against the PIT failed: {error:?}"),
+    };
+    let raw = tsc::cpuid_leaves();
+    log::debug!(target: "TIME", "TSC CPUID leaves: {raw:x?}");
+    let check = tsc_cpuid::CrossCheck {
+        measured_hz: c.hz,
+        cpuid: tsc_cpuid::decode(&raw),
+    };
+    log::info!(
+        target: "TIME",
+        "TSC {} ±{} (PIT, least disturbed of {} windows); {check}",
+        tsc_cpuid::Mhz(c.hz),
+        tsc_cpuid::UnsignedPercent(c.error_ppm),
+        c.windows
+    );
+    if c.error_ppm > tsc_windows::BOUND_PPM {
+        log::warn!(
+            target: "TIME",
+            "TSC calibration misses its ±{} ppm bound (all {} PIT windows were disturbed: a busy host?)",
+            tsc_windows::BOUND_PPM,
+            c.windows
+        );
+    }
+    for disagreement in check.disagreements() {
+        log::warn!(target: "TIME", "{disagreement}");
     }
 }
 

@@ -119,6 +119,7 @@ const DURATION_RUN: &[Expect] = &[
     Expect::EveryCpuAccountedFor,
     Expect::TicksMatchTimer,
     Expect::CalibrationMatchesQemu,
+    TSC_CROSS_CHECKED,
     Expect::TasksRan(TASKS_A_TO_D),
 ];
 
@@ -141,8 +142,22 @@ const X2APIC_RUN: &[Expect] = &[
     Expect::EveryCpuAccountedFor,
     Expect::TicksMatchTimer,
     Expect::CalibrationMatchesQemu,
+    TSC_CROSS_CHECKED,
     Expect::TasksRan(TASKS_A_TO_D),
 ];
+
+/// The `[TIME]` line reports the PIT calibration and what each CPUID leaf
+/// says about the TSC rate (`kernel::tsc_cpuid`). Presence only: under TCG
+/// every leaf is absent, which is no failure.
+const TSC_CROSS_CHECKED: Expect = Expect::Line {
+    prefix: "[TIME] TSC ",
+    contains: &[
+        " (PIT, least disturbed of ",
+        "; CPUID 0x15: ",
+        "; 0x16: ",
+        "; 0x40000010: ",
+    ],
+};
 
 /// All boot scenarios, run in this order.
 pub const SCENARIOS: &[Scenario] = &[
@@ -1161,6 +1176,27 @@ mod tests {
         assert!(check_line("", &["'bogus=1'", "valid keys"], &lines).is_ok());
         assert!(check_line("[EXCEPTION] cpu=0 vector=14 name=#PF", &["cr2="], &lines).is_ok());
         assert!(check_line("[EXCEPTION] cpu=0 vector=8", &[], &lines).is_err());
+    }
+
+    #[test]
+    fn time_line_expectation() {
+        let Expect::Line { prefix, contains } = TSC_CROSS_CHECKED else {
+            panic!("{TSC_CROSS_CHECKED:?}");
+        };
+        let now = vec![
+            "[TIME] TSC 2596.159 MHz ±0.020 % (PIT, least disturbed of 7 windows); \
+             CPUID 0x15: absent (max leaf 0xd); 0x16: absent (max leaf 0xd); \
+             0x40000010: absent (hypervisor \"TCGTCGTCGTCG\" max leaf 0x40000001)"
+                .to_owned(),
+        ];
+        assert!(check_line(prefix, contains, &now).is_ok());
+        // The line before the cross-check existed.
+        let before = vec![
+            "[TIME] TSC 2596.146 MHz, calibrated against the PIT \
+             (±0.03 %, least disturbed of 7 windows)"
+                .to_owned(),
+        ];
+        assert!(check_line(prefix, contains, &before).is_err());
     }
 
     #[test]
