@@ -640,7 +640,8 @@ impl Pit {
     /// `window_ns` (rounded to whole ticks; see [`reload_value`]).
     ///
     /// Arms channel 2, reads the counter immediately, waits for OUT2, reads
-    /// it again and returns `end - start`. Convert with
+    /// it again and returns `end - start`: [`measure_window`](Self::measure_window)'s
+    /// delta, without its error bound. Convert with
     /// [`frequency_hz`]`(delta, `[`period_ns`]`(`[`reload_value`]`(window_ns)?))`.
     /// The error bound is derived in the [module docs](self): the interval
     /// measured is at least the nominal window and at most one tick plus one
@@ -665,19 +666,10 @@ impl Pit {
     pub fn measure<F: FnMut() -> u64>(
         &mut self,
         window_ns: u64,
-        mut read_counter: F,
+        read_counter: F,
     ) -> Result<u64, PitError> {
-        let reload = reload_value(window_ns)?;
-        let (start, end) = interrupts::without_interrupts(|| -> Result<_, PitError> {
-            self.arm_channel2(reload);
-            // First read right after the count's high byte is written: the
-            // window starts at most one CLK pulse later.
-            let start = read_counter();
-            self.wait_channel2(reload)?;
-            Ok((start, read_counter()))
-        })?;
-        end.checked_sub(start)
-            .ok_or(PitError::CounterWentBackwards { start, end })
+        self.measure_window(window_ns, read_counter)
+            .map(|window| window.delta)
     }
 
     /// [`measure`](Self::measure), plus how far each of the two counter reads
@@ -751,18 +743,6 @@ impl Pit {
     }
 }
 
-/// The median of `samples` (reordered in place); 0 for no samples.
-///
-/// Calibration repeats its PIT window and keeps the median: one window can be
-/// stretched or shrunk by an SMI, or, under an emulator, by the virtual CPU
-/// being descheduled between its counter reads. Such outliers go either way,
-/// so neither the minimum nor the mean is safe; the median of five ignores up
-/// to two of them.
-pub fn median(samples: &mut [u64]) -> u64 {
-    samples.sort_unstable();
-    samples.get(samples.len() / 2).copied().unwrap_or(0)
-}
-
 /// One measured PIT window ([`Pit::measure_window`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
@@ -772,12 +752,6 @@ pub struct Window {
     /// those that bracket the end edge: `delta` is off from the counter's
     /// advance over the true window by at most this plus one PIT tick.
     pub slack: u64,
-}
-
-/// The least-disturbed of `windows`: the one with the smallest slack (ties:
-/// the first). `None` for an empty slice.
-pub fn least_disturbed(windows: &[Window]) -> Option<Window> {
-    windows.iter().copied().min_by_key(|w| w.slack)
 }
 
 /// The relative error bound of a window, in parts per million: its slack
@@ -799,16 +773,6 @@ pub fn error_ppm(window: Window, reload: u16) -> u64 {
 #[cfg(test)]
 mod tests {
 
-    #[test]
-    fn median_ignores_outliers_in_both_directions() {
-        assert_eq!(
-            median(&mut [62_500_000, 68_700_000, 62_510_000, 41_000_000, 62_490_000]),
-            62_500_000
-        );
-        assert_eq!(median(&mut [3, 1, 2]), 2);
-        assert_eq!(median(&mut [7]), 7);
-        assert_eq!(median(&mut []), 0);
-    }
     use super::*;
 
     use AccessMode::*;
@@ -1088,7 +1052,7 @@ mod tests {
     }
 
     #[test]
-    fn the_least_disturbed_window_wins_whatever_its_delta() {
+    fn a_disturbed_window_has_a_wide_error_bound() {
         let quiet = Window {
             delta: 21_000_000,
             slack: 2_000,
@@ -1103,15 +1067,11 @@ mod tests {
             delta: 17_000_000,
             slack: 4_000_000,
         };
-        assert_eq!(least_disturbed(&[late_end, quiet, late_start]), Some(quiet));
-        // Most windows disturbed the same way (a busy host): the median
-        // delta is a disturbed one; the least slack still finds the quiet.
-        let later_end = Window {
-            delta: 25_000_000,
-            slack: 4_000_000,
-        };
-        assert_eq!(least_disturbed(&[later_end, quiet, late_end]), Some(quiet));
-        assert_eq!(least_disturbed(&[]), None);
+        // The disturbed windows' bounds are wide, the quiet one's narrow:
+        // what a caller keeping the narrowest bound relies on.
+        let reload0 = reload_value(10_000_000).unwrap();
+        assert!(error_ppm(late_end, reload0) > 100 * error_ppm(quiet, reload0));
+        assert!(error_ppm(late_start, reload0) > 100 * error_ppm(quiet, reload0));
         // 2,000 units of slack + one tick (21e6 / 11932) over 21e6: ~179 ppm.
         let reload = reload_value(10_000_000).unwrap();
         let ppm = error_ppm(quiet, reload);
