@@ -58,7 +58,8 @@ impl LogLevel {
 pub struct KernelArgs<'a> {
     /// `log=`: the log level.
     pub log: LogLevel,
-    /// `duration=`: stop after this many milliseconds of uptime.
+    /// `duration=`: run the workload this many milliseconds (from its start,
+    /// after boot), then stop.
     pub duration_ms: Option<u64>,
     /// `test=`: run the in-kernel tests whose names contain this filter
     /// (`all` runs every test that runs by default).

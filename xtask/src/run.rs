@@ -25,7 +25,8 @@ pub struct RunArgs {
     /// intel-iommu,intremap=on,eim=on -cpu max,+x2apic"`).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=512))]
     pub smp: u16,
-    /// Stop after this many seconds of uptime (kernel argument duration=SECS).
+    /// Run the workload this many seconds after boot, then stop (kernel
+    /// argument duration=SECS).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<Seconds>,
     /// Boot with UEFI (OVMF) instead of BIOS.

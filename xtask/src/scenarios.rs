@@ -464,10 +464,9 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "stats-periodic",
         smp: 2,
         firmware: Firmware::Bios,
-        // Reports come every 0.5 s from when the supervisor starts, which a
-        // busy host delays (0.58 s of uptime with two CPU hogs): 3 s leave
-        // room for 3 periodic reports plus the final one even if it starts
-        // as late as 1.5 s.
+        // Reports come every 0.5 s from when the supervisor starts, and the
+        // run lasts 3 s from then too: room for 5 periodic reports plus the
+        // final one however late a busy host lets boot finish.
         kernel_args: &["duration=3", "stats=0.5"],
         timeout_secs: 60,
         qemu_args: &[],
