@@ -683,3 +683,34 @@ fn loom_orphan_by_a_remote_waker_drop_resolves_the_join_handle() {
         assert_eq!(exec.live_tasks(), 0);
     });
 }
+
+/// A task completes on core 1 while its JoinHandle is dropped on core 0 —
+/// `spawn(..).detach()`, as the burst workload does, with an idle core
+/// running the task at once. The handle's drop must not touch the block after
+/// it gave up its reference (the completer may free it meanwhile); the output
+/// is dropped exactly once and the block is freed.
+#[test]
+fn loom_join_handle_drop_vs_completion_across_cores() {
+    loom::model(|| {
+        let exec = executor(2, small());
+        exec.platform().enter(0);
+        let drops = std::sync::Arc::new(StdAtomicUsize::new(0));
+        let output = CountDrops(drops.clone());
+        let handle = exec.spawn_pinned(CoreId(1), Priority::Normal, async move { output });
+        // Spawned before core 1 registers its thread: nothing unparks it, so
+        // it can be joined.
+        let core1 = thread::spawn(move || {
+            exec.platform().enter(1);
+            exec.run_until_idle();
+        });
+        handle.detach();
+        core1.join().unwrap();
+        assert_eq!(
+            drops.load(Std::SeqCst),
+            1,
+            "output dropped {} times",
+            drops.load(Std::SeqCst)
+        );
+        assert_eq!(exec.live_tasks(), 0);
+    });
+}

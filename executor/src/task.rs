@@ -60,6 +60,11 @@
 //!   while `RUNNING` is held, then `RUNNING` → `COMPLETE`. If `JOIN_INTEREST`
 //!   was already gone, the poller drops the output; if `JOIN_WAKER` is set, it
 //!   wakes the joiner.
+//! - **`JoinHandle` drop**: clear `JOIN_INTEREST | JOIN_WAKER`. If `COMPLETE`
+//!   is set already the output is the handle's: it drops it while still
+//!   holding its reference and only then releases that; otherwise the same CAS
+//!   releases the reference. No one touches a block after giving up their
+//!   reference: the holder of the last one may free it at once.
 //!
 //! # Never free outside task context
 //!
@@ -133,6 +138,12 @@ pub(crate) struct Header {
     /// `JOIN_WAKER` is clear; read only by the completer once it has set
     /// `COMPLETE` and seen `JOIN_WAKER` set; dropped with the block.
     join_waker: UnsafeCell<Option<Waker>>,
+    /// Loom builds only: the block was freed. `dealloc` quarantines the block
+    /// instead of freeing it and sets this; every vtable dispatch asserts it
+    /// clear, so a use after free fails the model instead of being silent
+    /// undefined behaviour (loom does not check dangling pointers).
+    #[cfg(all(test, loom))]
+    freed: crate::loom::AtomicBool,
     _pin: PhantomPinned,
 }
 
@@ -203,6 +214,17 @@ unsafe impl Linked<Links<Header>> for Header {
 }
 
 impl Header {
+    /// The task's vtable. In loom builds, first asserts that the block has not
+    /// been freed (the load is also a point where loom may switch threads).
+    fn vtable(&self) -> &'static Vtable {
+        #[cfg(all(test, loom))]
+        assert!(
+            !self.freed.load(Ordering::SeqCst),
+            "executor: task block used after it was freed"
+        );
+        self.vtable
+    }
+
     /// A queue's stub node: never polled, woken or freed.
     pub(crate) fn stub() -> TaskRef {
         static STUB_VTABLE: Vtable = Vtable {
@@ -224,6 +246,8 @@ impl Header {
             last_core: PlainAtomicU32::new(NO_CORE),
             yielded: PlainAtomicBool::new(false),
             join_waker: UnsafeCell::new(None),
+            #[cfg(all(test, loom))]
+            freed: crate::loom::AtomicBool::new(false),
             _pin: PhantomPinned,
         });
         TaskRef(NonNull::from(Box::leak(header)))
@@ -257,6 +281,8 @@ where
             last_core: PlainAtomicU32::new(NO_CORE),
             yielded: PlainAtomicBool::new(false),
             join_waker: UnsafeCell::new(None),
+            #[cfg(all(test, loom))]
+            freed: crate::loom::AtomicBool::new(false),
             _pin: PhantomPinned,
         },
         exec,
@@ -362,6 +388,7 @@ where
 
     /// # Safety
     /// The last reference is gone; task context.
+    #[cfg(not(all(test, loom)))]
     unsafe fn dealloc(ptr: NonNull<Header>) {
         // SAFETY: nothing else can reach the block, which `allocate` made
         // with `Box::new` as a `Cell<F, P>`.
@@ -369,6 +396,23 @@ where
         let exec = cell.exec;
         drop(cell);
         exec.task_freed();
+    }
+
+    /// Loom builds: drops what the block owns but keeps (leaks) the block,
+    /// marked `freed`, so that a later use is caught ([`Header::vtable`]).
+    ///
+    /// # Safety
+    /// As for the real `dealloc`.
+    #[cfg(all(test, loom))]
+    unsafe fn dealloc(ptr: NonNull<Header>) {
+        // SAFETY: the block is live (quarantined blocks are never freed).
+        let cell = unsafe { Self::from_header(ptr) };
+        // SAFETY: the last reference is gone: nothing else touches the cells.
+        cell.stage.with_mut(|stage| unsafe { *stage = Stage::Gone });
+        // SAFETY: as above.
+        drop(cell.header.join_waker.with_mut(|w| unsafe { (*w).take() }));
+        cell.header.freed.store(true, Ordering::SeqCst);
+        cell.exec.task_freed();
     }
 }
 
@@ -428,14 +472,14 @@ impl TaskRef {
         );
         let mut cx = Context::from_waker(&waker);
         // SAFETY: the caller holds `RUNNING`.
-        unsafe { (self.header().vtable.poll)(self.0, &mut cx) }
+        unsafe { (self.header().vtable().poll)(self.0, &mut cx) }
     }
 
     /// Drops the future and records `Err(Cancelled)` (the caller holds
     /// `RUNNING`).
     pub(crate) fn cancel(&self) {
         // SAFETY: the caller holds `RUNNING`.
-        unsafe { (self.header().vtable.cancel)(self.0) }
+        unsafe { (self.header().vtable().cancel)(self.0) }
     }
 
     /// `RUNNING` → idle or requeue, after `Pending` (module docs).
@@ -483,7 +527,7 @@ impl TaskRef {
         if cur & JOIN_INTEREST == 0 {
             // SAFETY: `COMPLETE` is set and no JoinHandle exists: the output
             // is ours to drop.
-            unsafe { (header.vtable.drop_output)(self.0) };
+            unsafe { (header.vtable().drop_output)(self.0) };
         } else if cur & JOIN_WAKER != 0 {
             header.join_waker.with(|w| {
                 // SAFETY: `JOIN_WAKER` was set when we set `COMPLETE`, so the
@@ -506,7 +550,7 @@ impl TaskRef {
             return false;
         }
         // SAFETY: that was the last reference, and this is task context.
-        unsafe { (self.header().vtable.dealloc)(self.0) };
+        unsafe { (self.header().vtable().dealloc)(self.0) };
         true
     }
 }
@@ -609,7 +653,7 @@ impl JoinRef {
         }
         // SAFETY: `COMPLETE` is set (read with Acquire: the stage write is
         // visible) and the JoinHandle owns the output (`JOIN_INTEREST`).
-        unsafe { (header.vtable.read_output)(self.0, dst) };
+        unsafe { (header.vtable().read_output)(self.0, dst) };
         Poll::Ready(())
     }
 
@@ -626,26 +670,42 @@ impl JoinRef {
 
     /// Drops the JoinHandle's interest and reference (task context): drops an
     /// unread output, frees the task if this was the last reference.
+    ///
+    /// The block must not be touched once the reference is given up: the
+    /// completer (or a waker's resurrection) may free it at once. So when the
+    /// task is already complete, the output is dropped *before* the reference
+    /// is released; otherwise one CAS gives up both interest and reference.
     pub(crate) fn drop_handle(&self) {
         let header = self.header();
         let state = &header.state;
         let mut cur = state.load(Ordering::Acquire);
         loop {
-            let next = (cur & !(JOIN_INTEREST | JOIN_WAKER)) - REF_ONE;
+            let mut next = cur & !(JOIN_INTEREST | JOIN_WAKER);
+            if cur & COMPLETE == 0 {
+                // The completer will see `JOIN_INTEREST` clear and drop the
+                // output itself: nothing left for us to do in the block.
+                next -= REF_ONE;
+            }
             match state.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => break,
                 Err(actual) => cur = actual,
             }
         }
         if cur & COMPLETE != 0 {
-            // SAFETY: the task completed while we held JOIN_INTEREST: the
-            // output is ours.
-            unsafe { (header.vtable.drop_output)(self.0) };
-        }
-        if refs(cur) == 1 {
-            // SAFETY: that was the last reference; JoinHandles are dropped
-            // in task context.
-            unsafe { (header.vtable.dealloc)(self.0) };
+            // SAFETY: the task completed while we held `JOIN_INTEREST`: the
+            // output is ours, and our reference (still held) keeps the block
+            // alive.
+            unsafe { (header.vtable().drop_output)(self.0) };
+            let prev = state.fetch_sub(REF_ONE, Ordering::AcqRel);
+            if refs(prev) == 1 {
+                // SAFETY: that was the last reference; JoinHandles are
+                // dropped in task context.
+                unsafe { (header.vtable().dealloc)(self.0) };
+            }
+        } else if refs(cur) == 1 {
+            // SAFETY: that was the last reference (the CAS gave it up);
+            // JoinHandles are dropped in task context.
+            unsafe { (header.vtable().dealloc)(self.0) };
         }
     }
 }
@@ -715,7 +775,7 @@ pub(crate) unsafe fn wake_by_ref_raw(ptr: NonNull<Header>) {
         }
     }
     // SAFETY: we took a reference for the queue in the CAS above.
-    unsafe { (header.vtable.schedule)(ptr) }
+    unsafe { (header.vtable().schedule)(ptr) }
 }
 
 /// Wakes and gives up the caller's reference (`Waker::wake`).
@@ -760,7 +820,7 @@ unsafe fn wake_by_val_raw(ptr: NonNull<Header>) {
         }
     }
     // SAFETY: the reference we own now belongs to the queue.
-    unsafe { (header.vtable.schedule)(ptr) }
+    unsafe { (header.vtable().schedule)(ptr) }
 }
 
 /// Gives up a waker's reference (any context): never frees. The last
@@ -794,7 +854,7 @@ unsafe fn drop_waker_raw(ptr: NonNull<Header>) {
         }
     }
     // SAFETY: the reference we own now belongs to the queue.
-    unsafe { (header.vtable.schedule)(ptr) }
+    unsafe { (header.vtable().schedule)(ptr) }
 }
 
 /// Yields to the other tasks of this core once: returns `Pending` once, after
