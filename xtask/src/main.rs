@@ -28,6 +28,9 @@ mod boot;
 mod error;
 mod image;
 mod kvm;
+// The kernel's layering rule, checked by a host test over its sources.
+#[cfg(test)]
+mod layers;
 mod output;
 mod process;
 mod qemu;
