@@ -67,6 +67,9 @@ entry_point!(kernel_main, config = &BOOTLOADER_CONFIG);
 
 fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     time::mark_boot();
+    // main wires the layers (ADR 0004): an unexpected exception ends the run
+    // through the verdict.
+    arch::set_fatal_hook(verdict::fail);
     gdt::init_boot_cpu();
     interrupts::load();
     smp::init_boot_cpu_percpu();

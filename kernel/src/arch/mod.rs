@@ -3,3 +3,5 @@
 //! rest of the kernel reaches the machine only through what it exports.
 
 pub mod x86_64;
+
+pub use x86_64::hooks::{set_fatal_hook, set_tick_handler};

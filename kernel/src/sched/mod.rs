@@ -5,7 +5,8 @@
 //! Start-up: the BSP creates the executor over the CPUs that came online,
 //! spawns the workload (placement picks the core with the shortest queue),
 //! posts [`enter`] to every AP's idle loop, and enters its own run loop. From
-//! then on the timer interrupt of each CPU calls [`on_timer_tick`].
+//! then on the timer interrupt of each CPU calls [`on_timer_tick`], which
+//! `start` registers as `arch`'s tick handler.
 
 mod bench;
 mod burst;
@@ -39,6 +40,7 @@ pub fn start(args: &KernelArgs<'_>) -> ! {
     let cpus: Vec<u32> = smp::online_cpus().collect();
     let executor = EXECUTOR
         .call_once(|| Executor::new(KernelPlatform::new(&cpus), cpus.len(), Config::default()));
+    crate::arch::set_tick_handler(on_timer_tick);
     if args.duration_ms.is_some() || args.stats_interval_ms.is_some() {
         executor
             .spawn(
@@ -79,7 +81,7 @@ fn run(executor: &'static Executor<KernelPlatform>) -> ! {
 }
 
 /// Called by every CPU's timer interrupt.
-pub fn on_timer_tick() {
+fn on_timer_tick() {
     if let Some(executor) = executor() {
         executor.on_timer_tick();
     }

@@ -21,7 +21,7 @@ use spin::Once;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 
-use super::{apic, console, extable, gdt, percpu};
+use super::{apic, console, extable, gdt, hooks, percpu};
 
 /// The kernel's interrupt vectors.
 ///
@@ -141,13 +141,13 @@ fn in_interrupt<R>(body: impl FnOnce(&'static percpu::PerCpu) -> R) -> R {
 }
 
 /// The scheduler tick: late/lost-tick accounting and the TSC-deadline re-arm
-/// (`apic::on_tick`), count it, let the executor expire this core's timers
-/// (balancing runs in core 0's loop, not here), EOI.
+/// (`apic::on_tick`), count it, run the registered tick handler (the
+/// scheduler's: it expires this core's timers), EOI.
 extern "x86-interrupt" fn timer_tick(_frame: InterruptStackFrame) {
     in_interrupt(|this| {
         apic::on_tick();
         this.ticks.fetch_add(1, Ordering::Relaxed);
-        crate::sched::on_timer_tick();
+        hooks::tick();
         apic::eoi();
     });
 }
@@ -227,7 +227,7 @@ fn fatal(vector: u8, frame: &InterruptStackFrame, error_code: Option<u64>) -> ! 
         frame.code_segment.0,
         frame.stack_segment.0,
     ));
-    crate::verdict::fail()
+    hooks::fatal()
 }
 
 fn build_idt() -> InterruptDescriptorTable {

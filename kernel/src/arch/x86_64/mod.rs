@@ -6,6 +6,7 @@
 //! | [`apic`] | the Local APIC: per-CPU set-up, EOI, IPIs; masking the legacy PICs |
 //! | [`cpu`] | CPU identity (CPUID), halting |
 //! | [`gdt`] | GDT and TSS, IST stacks for faults that must not use the current stack |
+//! | [`hooks`] | registration points: the tick handler and fatal hook that higher layers fill |
 //! | [`interrupts`] | the IDT: a handler for every CPU exception |
 //! | [`extable`] | the exception table: instructions that may fault on purpose |
 //! | [`console`] | the COM1 serial console |
@@ -22,6 +23,7 @@ pub mod console;
 pub mod cpu;
 pub mod extable;
 pub mod gdt;
+pub mod hooks;
 pub mod interrupts;
 pub mod lock_hooks;
 pub mod paging;
