@@ -27,7 +27,7 @@ use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::{PhysAddr, VirtAddr};
 
 use super::interrupts::vector;
-use super::{paging, percpu, smp, tsc};
+use super::{clock, paging, percpu, smp, tsc};
 
 /// An IPI that could not be sent.
 pub type IpiError = ApicError;
@@ -213,7 +213,7 @@ fn bracketed_count() -> (u64, u32, u64) {
 /// went 19 % high at 128 CPUs. The PIT is not needed: the TSC times the
 /// window.
 pub fn calibrate_timer() -> Result<u64, CalibrationError> {
-    let tsc_hz = crate::time::tsc_hz();
+    let tsc_hz = clock::tsc_hz();
     if tsc_hz == 0 {
         return Err(CalibrationError::NoTscRate);
     }
@@ -274,7 +274,7 @@ pub fn start_tick(timer_hz: u64) -> Result<TimerMode, ApicError> {
 
 /// The tick's period in TSC cycles.
 fn tick_period_tsc() -> u64 {
-    crate::time::tsc_hz() / u64::from(SCHED_HZ)
+    clock::tsc_hz() / u64::from(SCHED_HZ)
 }
 
 /// The tick handler's clock work, on one TSC read and one period (call it
@@ -358,7 +358,7 @@ pub fn init_tick() {
     }
     this.lapic_timer_hz.store(hz, Ordering::Relaxed);
     this.timer_started_ns
-        .store(crate::time::uptime_ns(), Ordering::Relaxed);
+        .store(clock::uptime_ns(), Ordering::Relaxed);
     match start_tick(hz) {
         Ok(mode) => log::info!(
             target: "APIC",

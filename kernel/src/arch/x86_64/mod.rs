@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | [`acpi`] | finding the MADT through the ACPI tables |
 //! | [`apic`] | the Local APIC: per-CPU set-up, EOI, IPIs; masking the legacy PICs |
+//! | [`clock`] | the kernel's clock: uptime from the TSC |
 //! | [`cpu`] | CPU identity (CPUID), halting |
 //! | [`gdt`] | GDT and TSS, IST stacks for faults that must not use the current stack |
 //! | [`hooks`] | registration points: the tick handler and fatal hook that higher layers fill |
@@ -19,6 +20,7 @@
 
 pub mod acpi;
 pub mod apic;
+pub mod clock;
 pub mod console;
 pub mod cpu;
 pub mod extable;

@@ -48,10 +48,9 @@ use kernel::madt::Madt;
 use x86_64::structures::paging::PageTableFlags;
 use x86_64::{PhysAddr, VirtAddr};
 
-use super::{apic, gdt, interrupts, paging, percpu};
+use super::{apic, clock, gdt, interrupts, paging, percpu};
 use crate::config::MAX_CPUS;
 use crate::memory::frame::GlobalFrames;
-use crate::time;
 
 /// Where the hand-over of CPU index `i` between the BSP and its AP stands:
 ///
@@ -204,7 +203,7 @@ pub enum StartError {
 /// id with no CPU behind it, to exercise the failure path). Returns the
 /// number of CPUs online afterwards, the BSP included.
 pub fn init_smp(madt: Option<&Madt>, options: Options) -> u32 {
-    let started = time::uptime_ns();
+    let started = clock::uptime_ns();
     let Options {
         order,
         fake_ap,
@@ -238,14 +237,14 @@ pub fn init_smp(madt: Option<&Madt>, options: Options) -> u32 {
                 ),
             }
         }
-        prepared = time::uptime_ns();
+        prepared = clock::uptime_ns();
         match order {
             BootOrder::Serial => ready.iter().for_each(|&ap| start_serial(ap)),
             BootOrder::Parallel => start_parallel(&ready),
         }
     }
     let online = online_cpus().count() as u32;
-    let now = time::uptime_ns();
+    let now = clock::uptime_ns();
     log::info!(
         target: "SMP",
         "{online} CPUs online in {} us (prepare {} us, start {} us; INIT wait {} us)",
@@ -415,14 +414,14 @@ fn init_sipi_sipi(aps: &[Candidate]) -> Vec<(Candidate, Result<(), StartError>)>
         .iter()
         .map(|&ap| (ap, apic::send_init(ap.apic_id).map_err(StartError::Ipi)))
         .collect();
-    time::delay_us(init_delay_us());
+    clock::delay_us(init_delay_us());
     for round in 0..2 {
         for (ap, result) in results.iter_mut().filter(|(_, r)| r.is_ok()) {
             *result = apic::send_startup(ap.apic_id, trampoline::SIPI_VECTOR_PAGE)
                 .map_err(StartError::Ipi);
         }
         if round == 0 {
-            time::delay_us(SIPI_DELAY_US);
+            clock::delay_us(SIPI_DELAY_US);
         }
     }
     results
@@ -459,7 +458,7 @@ fn start_parallel(aps: &[Candidate]) {
 /// waits. Every AP given up on is moved to `ABANDONED` (see [`HANDOVER`])
 /// and reported.
 fn wait_until_online(aps: &[Candidate]) {
-    let start = time::uptime_ns() / 1000;
+    let start = clock::uptime_ns() / 1000;
     let mut announced = alloc::vec![false; aps.len()];
     let mut last_progress = start;
     let mut last_state = climb_state(aps);
@@ -476,7 +475,7 @@ fn wait_until_online(aps: &[Candidate]) {
                 still_climbing += 1;
             }
         }
-        let now = time::uptime_ns() / 1000;
+        let now = clock::uptime_ns() / 1000;
         let state = climb_state(aps);
         if state != last_state {
             last_state = state;
@@ -652,14 +651,14 @@ pub fn start_ticks() {
         }
     }
     apic::init_tick();
-    let deadline = time::uptime_ns() + TICK_START_TIMEOUT_NS;
+    let deadline = clock::uptime_ns() + TICK_START_TIMEOUT_NS;
     let started = |ap: &u32| {
         percpu::percpu_for(*ap)
             .timer_started_ns
             .load(Ordering::Acquire)
             != 0
     };
-    while !aps.iter().all(started) && time::uptime_ns() < deadline {
+    while !aps.iter().all(started) && clock::uptime_ns() < deadline {
         core::hint::spin_loop();
     }
     for ap in aps.iter().filter(|ap| !started(ap)) {

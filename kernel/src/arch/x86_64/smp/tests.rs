@@ -9,9 +9,8 @@ use kernel::sync::{IrqSpinLock, LockRank, SpinLock};
 
 use super::{RunOnError, online_cpus, run_on};
 use crate::arch::x86_64::interrupts::vector;
-use crate::arch::x86_64::{apic, percpu};
+use crate::arch::x86_64::{apic, clock, percpu};
 use crate::ktest::{TestResult, check, kernel_test};
-use crate::time;
 
 /// How long a test waits for other CPUs before calling it a failure.
 const WAIT_US: u64 = 500_000;
@@ -25,8 +24,8 @@ fn received(index: u32) -> u64 {
 
 /// Spins until `done()` or [`WAIT_US`] passes; returns whether it got done.
 fn wait_for(mut done: impl FnMut() -> bool) -> bool {
-    let until = time::uptime_ns() + WAIT_US * 1000;
-    while time::uptime_ns() < until {
+    let until = clock::uptime_ns() + WAIT_US * 1000;
+    while clock::uptime_ns() < until {
         if done() {
             return true;
         }
@@ -105,7 +104,7 @@ kernel_test!(
             wait_for(all_arrived),
             "not every CPU received the broadcast"
         );
-        time::delay_us(10_000); // let any duplicate arrive before counting
+        clock::delay_us(10_000); // let any duplicate arrive before counting
         for (&cpu, &b) in cpus.iter().zip(&before) {
             let got = received(cpu) - b;
             let want = u64::from(cpu != me);
