@@ -60,20 +60,12 @@ pub fn usable_bytes(regions: &[MemoryRegion]) -> u64 {
 pub fn init_frames(regions: &'static [MemoryRegion]) {
     REGIONS.call_once(|| regions);
     frame::init(regions);
+    // The mappings `arch` makes itself (trampoline, MMIO, AP stacks) take
+    // their frames from here (ADR 0004: arch does not call up).
+    crate::arch::x86_64::paging::set_frame_source(frame::allocate);
 }
 
 /// The bootloader's memory map.
 pub fn regions() -> &'static [MemoryRegion] {
     REGIONS.get().expect("memory::init_frames not called")
-}
-
-/// An address guaranteed to be unmapped: inside a kernel virtual region that
-/// is reserved and never mapped. For tests of the fault paths.
-pub fn unmapped_test_address() -> u64 {
-    static ADDR: Once<u64> = Once::new();
-    *ADDR.call_once(|| {
-        let region = crate::arch::x86_64::paging::reserve_region(frame::FRAME_SIZE)
-            .expect("no free kernel virtual region for the fault tests");
-        region.as_u64() + 0x1238
-    })
 }

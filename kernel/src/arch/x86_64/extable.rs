@@ -179,7 +179,7 @@ mod tests {
 
     kernel_test!(
         fn page_fault_is_caught_with_cr2() {
-            let addr = crate::memory::unmapped_test_address();
+            let addr = crate::arch::x86_64::paging::unmapped_test_address();
             // SAFETY: the address is unmapped, not MMIO.
             let result = unsafe { probe_read_u64(VirtAddr::new(addr)) };
             let Err(fault) = result else {

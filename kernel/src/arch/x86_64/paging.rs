@@ -9,9 +9,17 @@
 //! region never collides with what the bootloader mapped (kernel image, boot
 //! info, physical-memory window), and no address is hard-coded.
 //!
+//! Page tables need frames, and frames are `memory`'s, a layer above
+//! ([ADR 0004]). [`map_range`] takes its frame source as a parameter; the
+//! mappings `arch` makes for itself (the trampoline page, MMIO, AP stacks)
+//! take frames from the source `memory` registers at boot
+//! ([`set_frame_source`], [`RegisteredFrames`]).
+//!
 //! Invariants:
 //! - all page-table edits go through [`MAPPER`]'s lock;
 //! - a PML4 slot handed out by [`reserve_region`] is never handed out again.
+//!
+//! [ADR 0004]: ../../../../docs/adr/0004-kernel-layers.md
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -120,6 +128,50 @@ impl core::fmt::Display for MapError {
     }
 }
 
+/// Where [`RegisteredFrames`] takes page-table and stack frames from: the
+/// physical frame allocator's `allocate`, registered by `memory` at boot.
+static FRAME_SOURCE: Once<fn() -> Option<PhysFrame>> = Once::new();
+
+/// Registers the frame source for the mappings `arch` makes itself. Set
+/// once, when the frame allocator is ready.
+///
+/// # Panics
+/// If a source is registered already.
+pub fn set_frame_source(allocate: fn() -> Option<PhysFrame>) {
+    let mut fresh = false;
+    FRAME_SOURCE.call_once(|| {
+        fresh = true;
+        allocate
+    });
+    assert!(fresh, "frame source registered twice");
+}
+
+/// The registered frame source as the `x86_64` crate's page-table code
+/// wants it.
+pub struct RegisteredFrames;
+
+// SAFETY: the registered source is the physical frame allocator, which
+// returns each frame of usable RAM at most once until it is given back.
+unsafe impl FrameAllocator<Size4KiB> for RegisteredFrames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame> {
+        let allocate = FRAME_SOURCE
+            .get()
+            .expect("paging: no frame source registered (memory::init_frames)");
+        allocate()
+    }
+}
+
+/// An address guaranteed to be unmapped: inside a kernel virtual region that
+/// is reserved and never mapped. For tests of the fault paths.
+pub fn unmapped_test_address() -> u64 {
+    static ADDR: Once<u64> = Once::new();
+    *ADDR.call_once(|| {
+        let region =
+            reserve_region(4096).expect("no free kernel virtual region for the fault tests");
+        region.as_u64() + 0x1238
+    })
+}
+
 /// Maps the 4 KiB page at virtual address `phys` to physical `phys`.
 /// Succeeds without change if it is already mapped that way.
 pub fn identity_map(phys: PhysAddr, flags: PageTableFlags) -> Result<(), MapError> {
@@ -129,7 +181,7 @@ pub fn identity_map(phys: PhysAddr, flags: PageTableFlags) -> Result<(), MapErro
     // SAFETY: mapping a frame at its own physical address aliases only what the
     // physical-memory window already maps; the callers use it for pages the
     // kernel owns (the AP trampoline in low memory).
-    match unsafe { mapper.identity_map(frame, flags, &mut crate::memory::frame::GlobalFrames) } {
+    match unsafe { mapper.identity_map(frame, flags, &mut RegisteredFrames) } {
         Ok(flush) => {
             flush.flush();
             Ok(())
@@ -164,7 +216,7 @@ pub fn map_mmio(phys: PhysAddr, size: u64) -> Result<VirtAddr, MapError> {
         let page = Page::<Size4KiB>::containing_address(region + i as u64 * 4096);
         // SAFETY: the page is in a fresh reserved region; the frame is device
         // memory, mapped uncached, which no RAM allocation aliases.
-        unsafe { mapper.map_to(page, frame, flags, &mut crate::memory::frame::GlobalFrames) }
+        unsafe { mapper.map_to(page, frame, flags, &mut RegisteredFrames) }
             .map_err(MapError::Map)?
             .flush();
     }

@@ -50,7 +50,6 @@ use x86_64::{PhysAddr, VirtAddr};
 
 use super::{apic, clock, gdt, interrupts, paging, percpu};
 use crate::config::MAX_CPUS;
-use crate::memory::frame::GlobalFrames;
 
 /// Where the hand-over of CPU index `i` between the BSP and its AP stands:
 ///
@@ -353,7 +352,7 @@ fn stack_top(index: u32) -> VirtAddr {
 fn prepare_ap(ap: Candidate) -> Result<(), &'static str> {
     let bottom = stack_top(ap.index) - AP_STACK_SIZE;
     let flags = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE;
-    paging::map_range(bottom, AP_STACK_SIZE, flags, &mut GlobalFrames)
+    paging::map_range(bottom, AP_STACK_SIZE, flags, &mut paging::RegisteredFrames)
         .map_err(|_| "cannot map its stack")?;
     gdt::prepare_application_processor(ap.index);
     set_progress(ap.index, 0);
