@@ -5,7 +5,28 @@ use core::sync::atomic::Ordering;
 
 use crate::arch::x86_64::{percpu, smp};
 use crate::config::SCHED_HZ;
-use crate::{sched, time};
+use crate::time;
+use executor::CoreStats;
+use spin::Once;
+
+/// Where the per-CPU executor counters come from: a provider the scheduler
+/// registers when it starts ([`set_core_stats_provider`]). `stats` sits below
+/// `sched` (ADR 0004), so it cannot ask it; before a provider exists, or
+/// for a CPU it does not know, the counters print as 0.
+static CORE_STATS: Once<fn(u32) -> Option<CoreStats>> = Once::new();
+
+/// Registers the provider of CPU `cpu`'s executor counters.
+///
+/// # Panics
+/// If one is registered already.
+pub fn set_core_stats_provider(provider: fn(u32) -> Option<CoreStats>) {
+    let mut fresh = false;
+    CORE_STATS.call_once(|| {
+        fresh = true;
+        provider
+    });
+    assert!(fresh, "core stats provider registered twice");
+}
 
 /// How long [`settle_ipis`] waits at most: 100 ms plus 4 ms per online CPU.
 /// Under an emulator with many more virtual CPUs than host cores, a halted
@@ -75,7 +96,10 @@ pub fn print() {
             .ticks_lost
             .load(Ordering::Relaxed)
             .max(due_now.saturating_sub(ticks));
-        let e = sched::core_stats(index).unwrap_or_default();
+        let e = CORE_STATS
+            .get()
+            .and_then(|provider| provider(index))
+            .unwrap_or_default();
         crate::report!(
             "[STATS] cpu={index} apic_id={} ticks={} ticks_lost={} ticks_late={} timer_ms={timer_ms} polls={} tasks_run={} \
              yields={} wakes_local={} wakes_remote={} ipi_sent={} ipi_received={} \

@@ -41,6 +41,7 @@ pub fn start(args: &KernelArgs<'_>) -> ! {
     let executor = EXECUTOR
         .call_once(|| Executor::new(KernelPlatform::new(&cpus), cpus.len(), Config::default()));
     crate::arch::set_tick_handler(on_timer_tick);
+    stats::set_core_stats_provider(core_stats);
     if args.duration_ms.is_some() || args.stats_interval_ms.is_some() {
         executor
             .spawn(
@@ -88,7 +89,7 @@ fn on_timer_tick() {
 }
 
 /// The executor counters of CPU `cpu`, if it runs an executor core.
-pub fn core_stats(cpu: u32) -> Option<CoreStats> {
+fn core_stats(cpu: u32) -> Option<CoreStats> {
     let executor = executor()?;
     let cores = executor.cores() as u32;
     (0..cores)
