@@ -88,4 +88,64 @@ impl Platform for KernelPlatform {
     fn without_interrupts<R>(&self, f: impl FnOnce() -> R) -> R {
         interrupts::without_interrupts(f)
     }
+
+    /// Recorded in the CPU's block for panic and exception reports
+    /// (`task=`, `percpu::report_context`): two stores per task picked.
+    fn set_current_task(&self, task: Option<u64>) {
+        percpu::percpu_current()
+            .current_task
+            .store(task.unwrap_or(0), Ordering::Relaxed);
+    }
+}
+
+mod tests {
+    use alloc::boxed::Box;
+    use alloc::format;
+    use alloc::string::String;
+    use core::sync::atomic::Ordering;
+
+    use executor::{Config, Executor, Priority};
+
+    use super::KernelPlatform;
+    use crate::arch::x86_64::percpu;
+    use crate::ktest::{check, kernel_test};
+
+    kernel_test!(
+        fn reports_name_the_task_the_cpu_polls() {
+            let me = percpu::percpu_current().index();
+            let platform = KernelPlatform::new(&[me]);
+            // A one-core executor of its own (the scheduler's starts later),
+            // leaked: the `'static` that spawning needs.
+            let executor = Box::leak(Box::new(Executor::new(platform, 1, Config::default())));
+            let mut handle = executor.spawn(Priority::Normal, async {
+                let in_task = format!("{}", percpu::report_context());
+                let this = percpu::percpu_current();
+                let in_handler = x86_64::instructions::interrupts::without_interrupts(|| {
+                    this.in_interrupt.fetch_add(1, Ordering::Relaxed);
+                    let line = format!("{}", percpu::report_context());
+                    this.in_interrupt.fetch_sub(1, Ordering::Relaxed);
+                    line
+                });
+                (in_task, in_handler)
+            });
+            let id = handle.id();
+            check!(executor.poll_one(), "the task was not polled");
+            let Some(Ok((in_task, in_handler))) = handle.try_take() else {
+                return Err(String::from("the task did not finish"));
+            };
+            let expected = format!("cpu={me} task={id}");
+            check!(
+                in_task == expected,
+                "in the task: {in_task:?}, expected {expected:?}"
+            );
+            let expected = format!("cpu={me} task={id} in_interrupt=1");
+            check!(
+                in_handler == expected,
+                "in a handler: {in_handler:?}, expected {expected:?}"
+            );
+            let after = format!("{}", percpu::report_context());
+            check!(after == format!("cpu={me}"), "after the poll: {after:?}");
+            Ok(())
+        }
+    );
 }

@@ -6,9 +6,10 @@
 //!   whether the faulting instruction may fault; if so, the fault is recorded and
 //!   execution resumes at the fixup.
 //! - Otherwise the exception is fatal: the handler prints one
-//!   `[EXCEPTION] cpu=N vector=V name=#XX error=0x.. rip=0x.. [cr2=0x..]` line
-//!   (format in `docs/kernel-interface.md`), a second line with the rest of the
-//!   frame, and ends the run with the failure verdict.
+//!   `[EXCEPTION] cpu=N [task=T] [in_interrupt=D] vector=V name=#XX error=0x..
+//!   rip=0x.. [cr2=0x..]` line (format in `docs/kernel-interface.md`; `task=`
+//!   and `in_interrupt=` from [`percpu::report_context`]), a second line with
+//!   the rest of the frame, and ends the run with the failure verdict.
 //! - `#DF`, NMI and `#MC` run on their own IST stacks (see [`super::gdt`]), so a
 //!   kernel stack overflow is reported as a double fault instead of a reset.
 //!
@@ -189,14 +190,15 @@ fn recover_or_die(vector: u8, frame: &mut InterruptStackFrame, error_code: Optio
 
 /// Reports an exception nobody expected and fails the run.
 fn fatal(vector: u8, frame: &InterruptStackFrame, error_code: Option<u64>) -> ! {
-    let cpu = percpu::cpu_number();
+    let context = percpu::report_context();
+    let cpu = context.cpu();
     let name = exception_name(vector);
     let error = error_code.unwrap_or(0);
     let rip = frame.instruction_pointer.as_u64();
     if vector == vector::PAGE_FAULT {
         let cr2 = Cr2::read_raw();
         console::emergency(format_args!(
-            "[EXCEPTION] cpu={cpu} vector={vector} name={name} error={error:#x} rip={rip:#x} cr2={cr2:#x}\n"
+            "[EXCEPTION] {context} vector={vector} name={name} error={error:#x} rip={rip:#x} cr2={cr2:#x}\n"
         ));
         let code = PageFaultErrorCode::from_bits_truncate(error);
         let pick = |flag, yes, no| if code.contains(flag) { yes } else { no };
@@ -217,7 +219,7 @@ fn fatal(vector: u8, frame: &InterruptStackFrame, error_code: Option<u64>) -> ! 
         ));
     } else {
         console::emergency(format_args!(
-            "[EXCEPTION] cpu={cpu} vector={vector} name={name} error={error:#x} rip={rip:#x}\n"
+            "[EXCEPTION] {context} vector={vector} name={name} error={error:#x} rip={rip:#x}\n"
         ));
     }
     console::emergency(format_args!(

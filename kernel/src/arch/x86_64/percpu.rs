@@ -22,6 +22,7 @@
 //!   owning CPU, or a sender of an IPI, updates them.
 
 use core::arch::asm;
+use core::fmt;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use x86_64::VirtAddr;
@@ -62,8 +63,8 @@ pub struct PerCpu {
     /// The executor this CPU runs (set when it enters its loop; type-erased
     /// here, `sched::executor()` is the typed way in).
     pub executor: AtomicPtr<()>,
-    /// Id of the task being polled, 0 when none. Reserved: the executor does
-    /// not report polls to the platform yet, so it stays 0.
+    /// Id of the task this CPU works on, 0 when none (task ids start at 1);
+    /// reported by the executor (`Platform::set_current_task`).
     pub current_task: AtomicU64,
     /// Timer ticks handled.
     pub ticks: AtomicU64,
@@ -182,9 +183,60 @@ pub fn try_current() -> Option<&'static PerCpu> {
     within.then(percpu_current)
 }
 
-/// The number printed as `cpu=N` in panics and exceptions: the CPU index
-/// once per-CPU data is set up, the APIC id before (they agree on the boot CPU
-/// of every machine we boot, whose APIC id is 0).
+/// What panic and exception reports print about where they happened:
+/// `cpu=N`, then `task=T` while the CPU works on task T, then
+/// `in_interrupt=D` while D interrupt handlers run on it (`task=` then names
+/// the task they interrupted).
+#[derive(Clone, Copy, Debug)]
+pub struct ReportContext {
+    cpu: u32,
+    task: Option<u64>,
+    in_interrupt: u32,
+}
+
+/// Where the caller runs, for a panic or exception report. Works in every
+/// context: before per-CPU data exists, `cpu=` is the APIC id (which agrees
+/// with the index on the boot CPU of every machine we boot: 0).
+pub fn report_context() -> ReportContext {
+    match try_current() {
+        Some(this) => ReportContext {
+            cpu: this.index(),
+            task: match this.current_task.load(Ordering::Relaxed) {
+                0 => None,
+                id => Some(id),
+            },
+            in_interrupt: this.in_interrupt.load(Ordering::Relaxed),
+        },
+        None => ReportContext {
+            cpu: super::cpu::apic_id(),
+            task: None,
+            in_interrupt: 0,
+        },
+    }
+}
+
+impl ReportContext {
+    /// The CPU number (`cpu=`).
+    pub fn cpu(&self) -> u32 {
+        self.cpu
+    }
+}
+
+impl fmt::Display for ReportContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cpu={}", self.cpu)?;
+        if let Some(task) = self.task {
+            write!(f, " task={task}")?;
+        }
+        if self.in_interrupt > 0 {
+            write!(f, " in_interrupt={}", self.in_interrupt)?;
+        }
+        Ok(())
+    }
+}
+
+/// The number printed as `cpu=N` in panics and exceptions
+/// ([`report_context`]).
 pub fn cpu_number() -> u32 {
-    try_current().map_or_else(super::cpu::apic_id, PerCpu::index)
+    report_context().cpu()
 }
