@@ -20,9 +20,7 @@ use executor::{Config, CoreId, CoreStats, Executor, Priority};
 use kernel::cmdline::KernelArgs;
 use spin::Once;
 
-use core::sync::atomic::Ordering;
-
-use crate::arch::x86_64::{percpu, smp};
+use crate::arch::x86_64::smp;
 use crate::{stats, time, verdict};
 pub use platform::KernelPlatform;
 
@@ -59,23 +57,14 @@ pub fn start(args: &KernelArgs<'_>) -> ! {
         cpus.len(),
         args.workload
     );
-    run(executor)
+    executor.run()
 }
 
 /// What an AP runs when the BSP posts it: its executor loop, for good.
 fn enter() {
     if let Some(executor) = executor() {
-        run(executor);
+        executor.run();
     }
-}
-
-/// Records the executor in this CPU's per-CPU block and runs its loop.
-fn run(executor: &'static Executor<KernelPlatform>) -> ! {
-    let handle = core::ptr::from_ref(executor).cast_mut().cast::<()>();
-    percpu::percpu_current()
-        .executor
-        .store(handle, Ordering::Release);
-    executor.run()
 }
 
 /// Called by every CPU's timer interrupt.

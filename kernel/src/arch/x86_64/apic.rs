@@ -356,7 +356,6 @@ pub fn init_tick() {
         log::error!(target: "APIC", "core{core}: no calibrated timer rate; no tick");
         return;
     }
-    this.lapic_timer_hz.store(hz, Ordering::Relaxed);
     this.timer_started_ns
         .store(crate::time::uptime_ns(), Ordering::Relaxed);
     match start_tick(hz) {

@@ -23,7 +23,7 @@
 
 use core::arch::asm;
 use core::fmt;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::GsBase;
@@ -56,13 +56,8 @@ pub struct PerCpu {
     index: AtomicU32,
     /// Local APIC id.
     apic_id: AtomicU32,
-    /// NUMA node (0 until SRAT parsing exists).
-    pub node_id: AtomicU32,
     /// Nesting depth of interrupt handlers running on this CPU.
     pub in_interrupt: AtomicU32,
-    /// The executor this CPU runs (set when it enters its loop; type-erased
-    /// here, `sched::executor()` is the typed way in).
-    pub executor: AtomicPtr<()>,
     /// Id of the task this CPU works on, 0 when none (task ids start at 1);
     /// reported by the executor (`Platform::set_current_task`).
     pub current_task: AtomicU64,
@@ -77,8 +72,6 @@ pub struct PerCpu {
     pub first_tick_tsc: AtomicU64,
     /// TSC at the last tick interrupt; 0 before the first.
     pub last_tick_tsc: AtomicU64,
-    /// Calibrated Local APIC timer rate (counts per second after the divider).
-    pub lapic_timer_hz: AtomicU64,
     /// Uptime (ns) when this CPU's tick started; 0 before.
     pub timer_started_ns: AtomicU64,
     /// TSC value of the next tick in TSC-deadline mode.
@@ -102,12 +95,9 @@ impl PerCpu {
             self_addr: AtomicUsize::new(0),
             index: AtomicU32::new(0),
             apic_id: AtomicU32::new(0),
-            node_id: AtomicU32::new(0),
             in_interrupt: AtomicU32::new(0),
-            executor: AtomicPtr::new(core::ptr::null_mut()),
             current_task: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
-            lapic_timer_hz: AtomicU64::new(0),
             timer_started_ns: AtomicU64::new(0),
             next_tick_tsc: AtomicU64::new(0),
             ticks_lost: AtomicU64::new(0),
