@@ -37,8 +37,11 @@ pub mod vector {
     pub const TIMER: u8 = 0x20;
     /// RESCHEDULE IPI: "your run queue has work".
     pub const RESCHEDULE: u8 = 0x30;
-    /// Test IPI: counted, and wakes the idle loop to run a posted call.
-    pub const TEST_IPI: u8 = 0x40;
+    /// The doorbell of `smp::run_on`: wakes the target's idle loop, which
+    /// then runs the call posted to it. Counted, otherwise ignored.
+    pub const CALL: u8 = 0x40;
+    /// Counted and otherwise ignored: the SMP tests' probe of IPI delivery.
+    pub const PING: u8 = 0x41;
     /// Where the legacy 8259 PICs are remapped before being masked: far from
     /// the vectors above, so a spurious PIC interrupt (IRQ 7 / IRQ 15, which
     /// masking cannot stop) is recognisable.
@@ -153,7 +156,9 @@ extern "x86-interrupt" fn timer_tick(_frame: InterruptStackFrame) {
     });
 }
 
-extern "x86-interrupt" fn test_ipi(_frame: InterruptStackFrame) {
+/// The `CALL` and `PING` vectors: counted; a `CALL` has done its work by
+/// ending the target's `hlt` (the idle loop then takes the posted call).
+extern "x86-interrupt" fn counted_ipi(_frame: InterruptStackFrame) {
     in_interrupt(|this| {
         this.counters.ipi_received.fetch_add(1, Ordering::Relaxed);
         apic::eoi();
@@ -260,7 +265,8 @@ fn build_idt() -> InterruptDescriptorTable {
     idt.security_exception.set_handler_fn(security);
     idt[vector::TIMER].set_handler_fn(timer_tick);
     idt[vector::RESCHEDULE].set_handler_fn(reschedule_ipi);
-    idt[vector::TEST_IPI].set_handler_fn(test_ipi);
+    idt[vector::CALL].set_handler_fn(counted_ipi);
+    idt[vector::PING].set_handler_fn(counted_ipi);
     idt[vector::APIC_SPURIOUS].set_handler_fn(spurious);
     idt[vector::PIC_MASTER_BASE + 7].set_handler_fn(spurious);
     idt[vector::PIC_SLAVE_BASE + 7].set_handler_fn(spurious);

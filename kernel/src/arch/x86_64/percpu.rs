@@ -37,7 +37,7 @@ use kernel::sync::HeldRanks;
 pub struct Counters {
     /// IPIs this CPU sent.
     pub ipi_sent: AtomicU64,
-    /// IPIs this CPU received (test and reschedule vectors).
+    /// IPIs this CPU received (every IPI vector).
     pub ipi_received: AtomicU64,
     /// RESCHEDULE IPIs received.
     pub resched_ipis: AtomicU64,

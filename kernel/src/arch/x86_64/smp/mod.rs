@@ -671,7 +671,8 @@ pub fn start_ticks() {
 /// only programs its timer, so this is slack for vCPUs the host deschedules).
 const TICK_START_TIMEOUT_NS: u64 = 5_000_000_000;
 
-/// Makes CPU `index` run `f` from its idle loop, waking it with an IPI.
+/// Makes CPU `index` run `f` from its idle loop, waking it with its
+/// doorbell, the `CALL` IPI.
 pub fn run_on(index: u32, f: fn()) -> Result<(), RunOnError> {
     if !is_online(index) {
         return Err(RunOnError::Offline);
@@ -681,5 +682,5 @@ pub fn run_on(index: u32, f: fn()) -> Result<(), RunOnError> {
         .call
         .compare_exchange(0, f as usize, Ordering::AcqRel, Ordering::Acquire)
         .map_err(|_| RunOnError::Busy)?;
-    apic::send_ipi(target.apic_id(), interrupts::vector::TEST_IPI).map_err(|_| RunOnError::Ipi)
+    apic::send_ipi(target.apic_id(), interrupts::vector::CALL).map_err(|_| RunOnError::Ipi)
 }

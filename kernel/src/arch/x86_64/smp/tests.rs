@@ -50,9 +50,9 @@ fn other_cpus() -> Vec<u32> {
     online_cpus().filter(|&index| index != me).collect()
 }
 
-fn send_test_ipi_to_boot_cpu() {
+fn ping_boot_cpu() {
     // A failure shows up as a missing receipt on the BSP.
-    let _ = apic::send_ipi(percpu::percpu_for(0).apic_id(), vector::TEST_IPI);
+    let _ = apic::send_ipi(percpu::percpu_for(0).apic_id(), vector::PING);
 }
 
 kernel_test!(
@@ -60,7 +60,7 @@ kernel_test!(
         let aps = other_cpus();
         for &ap in &aps {
             let before = received(ap);
-            apic::send_ipi(percpu::percpu_for(ap).apic_id(), vector::TEST_IPI)
+            apic::send_ipi(percpu::percpu_for(ap).apic_id(), vector::PING)
                 .map_err(|error| alloc::format!("IPI to cpu {ap} failed: {error:?}"))?;
             check!(
                 wait_for(|| received(ap) == before + 1),
@@ -73,7 +73,7 @@ kernel_test!(
         // §11.8.4), so concurrent senders could not be counted exactly.
         for &ap in &aps {
             let before = received(0);
-            post(ap, send_test_ipi_to_boot_cpu)?;
+            post(ap, ping_boot_cpu)?;
             check!(
                 wait_for(|| received(0) == before + 1),
                 "BSP did not receive the IPI of cpu {ap} (got {})",
@@ -89,7 +89,7 @@ kernel_test!(
         let me = percpu::percpu_current().index();
         let cpus: Vec<u32> = online_cpus().collect();
         let before: Vec<u64> = cpus.iter().map(|&c| received(c)).collect();
-        let sent = apic::broadcast_ipi(vector::TEST_IPI, true)
+        let sent = apic::broadcast_ipi(vector::PING, true)
             .map_err(|error| alloc::format!("broadcast failed: {error:?}"))?;
         check!(
             sent as usize == cpus.len() - 1,
