@@ -20,6 +20,7 @@ use executor::{Config, CoreId, CoreStats, Executor, Priority};
 use kernel::cmdline::KernelArgs;
 use spin::Once;
 
+use crate::arch::x86_64::percpu::IdleCall;
 use crate::arch::x86_64::smp;
 use crate::{stats, time, verdict};
 pub use platform::KernelPlatform;
@@ -46,8 +47,9 @@ pub fn start(args: &KernelArgs<'_>) -> ! {
             .detach();
     }
     workloads::spawn(executor, args.workload);
+    static ENTER: IdleCall = IdleCall::new(enter);
     for &cpu in &cpus[1..] {
-        if let Err(error) = smp::run_on(cpu, enter) {
+        if let Err(error) = smp::run_on(cpu, &ENTER) {
             panic!("cannot start the executor on cpu {cpu}: {error:?}");
         }
     }

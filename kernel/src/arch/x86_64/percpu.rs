@@ -20,10 +20,24 @@
 //!   the block and never change afterwards;
 //! - other fields are atomics: any CPU may read them (statistics) and the
 //!   owning CPU, or a sender of an IPI, updates them.
+//!
+//! # The call slot
+//!
+//! [`PerCpu::post_call`] stores a `&'static` [`IdleCall`] in an
+//! `AtomicPtr<IdleCall>`; the CPU's idle loop swaps it out
+//! ([`PerCpu::take_call`]) and runs it. The slot holds the address of a value
+//! whose type says what it is, never an integer that becomes a function
+//! pointer, and the field is private: the only writes are `post_call` (from a
+//! `&'static IdleCall`) and `take_call` (null), so turning the pointer back
+//! into a reference is sound. The alternative, an index into a table of
+//! calls, needs no `unsafe` at all but would make this layer name every
+//! function anyone posts (the scheduler's entry, the tick start, the SMP
+//! tests); a pointer costs the same one word and one compare-exchange, and
+//! the caller's `static` names the call.
 
 use core::arch::asm;
 use core::fmt;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::GsBase;
@@ -44,6 +58,35 @@ pub struct Counters {
     /// Spurious interrupts (APIC or PIC) seen.
     pub spurious_interrupts: AtomicU64,
 }
+
+/// A function a CPU's idle loop can be asked to run ([`PerCpu::post_call`],
+/// `smp::run_on`). Posted by reference, so it lives in a `static`:
+///
+/// ```ignore
+/// static ENTER: IdleCall = IdleCall::new(enter);
+/// smp::run_on(cpu, &ENTER)?;
+/// ```
+#[derive(Debug)]
+pub struct IdleCall {
+    run: fn(),
+}
+
+impl IdleCall {
+    /// A call that runs `run`.
+    pub const fn new(run: fn()) -> Self {
+        Self { run }
+    }
+
+    /// Runs it.
+    pub fn run(&self) {
+        (self.run)();
+    }
+}
+
+/// Why [`PerCpu::post_call`] could not post: a call posted earlier has not
+/// been taken yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallPending;
 
 /// One CPU's data. 64-byte aligned so that no two CPUs' blocks share a
 /// cache line.
@@ -81,8 +124,9 @@ pub struct PerCpu {
     /// send no second one meanwhile: it would merge with the first (one IRR
     /// bit per vector) and the pending one wakes the CPU anyway.
     pub resched_in_flight: IpiLatch,
-    /// A function the CPU's idle loop runs once (see `smp::run_on`); 0 = none.
-    pub call: AtomicUsize,
+    /// The call the CPU's idle loop runs next; null = none. Only ever holds
+    /// the address of a `&'static IdleCall` (module docs, "The call slot").
+    call: AtomicPtr<IdleCall>,
     /// Event counters.
     pub counters: Counters,
     /// Ranks of the locks this CPU holds (checked in debug builds).
@@ -105,7 +149,7 @@ impl PerCpu {
             first_tick_tsc: AtomicU64::new(0),
             last_tick_tsc: AtomicU64::new(0),
             resched_in_flight: IpiLatch::new(),
-            call: AtomicUsize::new(0),
+            call: AtomicPtr::new(core::ptr::null_mut()),
             counters: Counters {
                 ipi_sent: AtomicU64::new(0),
                 ipi_received: AtomicU64::new(0),
@@ -124,6 +168,33 @@ impl PerCpu {
     /// This CPU's Local APIC id.
     pub fn apic_id(&self) -> u32 {
         self.apic_id.load(Ordering::Relaxed)
+    }
+
+    /// Posts `call` for this CPU's idle loop to run once. The caller then
+    /// wakes the CPU (`smp::run_on` sends the `CALL` doorbell).
+    ///
+    /// # Errors
+    /// [`CallPending`] if an earlier call has not been taken yet.
+    pub fn post_call(&self, call: &'static IdleCall) -> Result<(), CallPending> {
+        let call = core::ptr::from_ref(call).cast_mut();
+        self.call
+            .compare_exchange(
+                core::ptr::null_mut(),
+                call,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .map(|_| ())
+            .map_err(|_| CallPending)
+    }
+
+    /// Takes the call posted to this CPU, if any. For the CPU's own idle loop.
+    pub fn take_call(&self) -> Option<&'static IdleCall> {
+        let call = self.call.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: the field is private, and besides this swap (null) its only
+        // writer is `post_call`, which stores the address of a
+        // `&'static IdleCall`: non-null, it points at a live, immutable value.
+        unsafe { call.as_ref() }
     }
 }
 

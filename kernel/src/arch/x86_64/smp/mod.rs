@@ -48,7 +48,8 @@ use kernel::madt::Madt;
 use x86_64::structures::paging::PageTableFlags;
 use x86_64::{PhysAddr, VirtAddr};
 
-use super::{apic, gdt, interrupts, paging, percpu};
+use super::percpu::{self, IdleCall};
+use super::{apic, gdt, interrupts, paging};
 use crate::config::MAX_CPUS;
 use crate::memory::frame::GlobalFrames;
 use crate::time;
@@ -604,19 +605,16 @@ fn park_late(handover: &AtomicU8) -> ! {
 
 /// A CPU's loop when it has nothing to do: run a posted call if any, else
 /// sleep until the next interrupt. The check and the `sti; hlt` happen with
-/// interrupts disabled in between, so a call posted together with an IPI
-/// cannot be missed: the IPI either arrives before the check (and the call is
-/// seen) or wakes the `hlt`.
+/// interrupts disabled in between, so a call posted together with its
+/// doorbell IPI cannot be missed: the IPI either arrives before the check
+/// (and the call is seen) or wakes the `hlt`.
 pub fn idle_loop() -> ! {
     let this = percpu::percpu_current();
     loop {
         x86_64::instructions::interrupts::disable();
-        let call = this.call.swap(0, Ordering::AcqRel);
-        if call != 0 {
+        if let Some(call) = this.take_call() {
             x86_64::instructions::interrupts::enable();
-            // SAFETY: `run_on` stores only `fn()` pointers in `call`.
-            let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(call) };
-            f();
+            call.run();
             continue;
         }
         // `sti` delays interrupts until after the next instruction, so no
@@ -646,8 +644,9 @@ pub fn start_ticks() {
         return;
     }
     let aps: Vec<u32> = online_cpus().filter(|&index| index != 0).collect();
+    static INIT_TICK: IdleCall = IdleCall::new(apic::init_tick);
     for &ap in &aps {
-        if let Err(error) = run_on(ap, apic::init_tick) {
+        if let Err(error) = run_on(ap, &INIT_TICK) {
             log::error!(target: "APIC", "cannot start the tick of cpu {ap}: {error:?}");
         }
     }
@@ -671,16 +670,14 @@ pub fn start_ticks() {
 /// only programs its timer, so this is slack for vCPUs the host deschedules).
 const TICK_START_TIMEOUT_NS: u64 = 5_000_000_000;
 
-/// Makes CPU `index` run `f` from its idle loop, waking it with its
+/// Makes CPU `index` run `call` from its idle loop: posts it
+/// ([`PerCpu::post_call`](percpu::PerCpu::post_call)) and rings the CPU's
 /// doorbell, the `CALL` IPI.
-pub fn run_on(index: u32, f: fn()) -> Result<(), RunOnError> {
+pub fn run_on(index: u32, call: &'static IdleCall) -> Result<(), RunOnError> {
     if !is_online(index) {
         return Err(RunOnError::Offline);
     }
     let target = percpu::percpu_for(index);
-    target
-        .call
-        .compare_exchange(0, f as usize, Ordering::AcqRel, Ordering::Acquire)
-        .map_err(|_| RunOnError::Busy)?;
+    target.post_call(call).map_err(|_| RunOnError::Busy)?;
     apic::send_ipi(target.apic_id(), interrupts::vector::CALL).map_err(|_| RunOnError::Ipi)
 }

@@ -8,8 +8,9 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::sync::{IrqSpinLock, LockRank, SpinLock};
 
 use super::{RunOnError, online_cpus, run_on};
+use crate::arch::x86_64::apic;
 use crate::arch::x86_64::interrupts::vector;
-use crate::arch::x86_64::{apic, percpu};
+use crate::arch::x86_64::percpu::{self, IdleCall};
 use crate::ktest::{TestResult, check, kernel_test};
 use crate::time;
 
@@ -35,11 +36,11 @@ fn wait_for(mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
-/// Posts `f` to CPU `index`, waiting while an earlier call is still pending.
-fn post(index: u32, f: fn()) -> TestResult {
+/// Posts `call` to CPU `index`, waiting while an earlier call is still pending.
+fn post(index: u32, call: &'static IdleCall) -> TestResult {
     let mut result = Err(RunOnError::Busy);
     wait_for(|| {
-        result = run_on(index, f);
+        result = run_on(index, call);
         result != Err(RunOnError::Busy)
     });
     result.map_err(|error| alloc::format!("run_on(cpu {index}) failed: {error:?}"))
@@ -50,10 +51,10 @@ fn other_cpus() -> Vec<u32> {
     online_cpus().filter(|&index| index != me).collect()
 }
 
-fn ping_boot_cpu() {
-    // A failure shows up as a missing receipt on the BSP.
+/// Pings the boot CPU; a failure shows up as a missing receipt there.
+static PING_BOOT_CPU: IdleCall = IdleCall::new(|| {
     let _ = apic::send_ipi(percpu::percpu_for(0).apic_id(), vector::PING);
-}
+});
 
 kernel_test!(
     fn ipis_reach_every_ap_and_come_back() {
@@ -73,7 +74,7 @@ kernel_test!(
         // §11.8.4), so concurrent senders could not be counted exactly.
         for &ap in &aps {
             let before = received(0);
-            post(ap, ping_boot_cpu)?;
+            post(ap, &PING_BOOT_CPU)?;
             check!(
                 wait_for(|| received(0) == before + 1),
                 "BSP did not receive the IPI of cpu {ap} (got {})",
@@ -129,6 +130,7 @@ fn hammer_counter() {
     }
     FINISHED.fetch_add(1, Ordering::AcqRel);
 }
+static HAMMER_COUNTER: IdleCall = IdleCall::new(hammer_counter);
 
 kernel_test!(
     fn spinlock_counter_is_exact_across_all_cpus() {
@@ -136,7 +138,7 @@ kernel_test!(
         FINISHED.store(0, Ordering::Release);
         let aps = other_cpus();
         for &ap in &aps {
-            post(ap, hammer_counter)?;
+            post(ap, &HAMMER_COUNTER)?;
         }
         hammer_counter();
         let cpus = aps.len() as u32 + 1;
