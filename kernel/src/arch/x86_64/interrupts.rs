@@ -135,22 +135,24 @@ extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
     fatal(18, &frame, None)
 }
 
-/// Counts an interrupt's entry and exit on this CPU's `in_interrupt`.
-fn in_interrupt<R>(body: impl FnOnce(&'static percpu::PerCpu) -> R) -> R {
-    let this = percpu::percpu_current();
-    this.in_interrupt.fetch_add(1, Ordering::Relaxed);
-    let result = body(this);
-    this.in_interrupt.fetch_sub(1, Ordering::Relaxed);
-    result
+/// Runs an interrupt handler's `body` with this CPU's block and the proof
+/// that interrupts are off (the interrupt gate cleared IF), counting the
+/// handler in the CPU's `in_interrupt` depth meanwhile.
+fn in_interrupt<R>(body: impl FnOnce(percpu::ThisCpu, &percpu::IrqsDisabled) -> R) -> R {
+    percpu::with_irqs_disabled(|this, irqs| {
+        this.enter_interrupt(irqs);
+        let result = body(this, irqs);
+        this.leave_interrupt(irqs);
+        result
+    })
 }
 
-/// The scheduler tick: late/lost-tick accounting and the TSC-deadline re-arm
-/// (`apic::on_tick`), count it, let the executor expire this core's timers
+/// The scheduler tick: the tick's books and the TSC-deadline re-arm
+/// (`apic::on_tick`), then let the executor expire this core's timers
 /// (balancing runs in core 0's loop, not here), EOI.
 extern "x86-interrupt" fn timer_tick(_frame: InterruptStackFrame) {
-    in_interrupt(|this| {
-        apic::on_tick();
-        this.ticks.fetch_add(1, Ordering::Relaxed);
+    in_interrupt(|this, irqs| {
+        apic::on_tick(this, irqs);
         crate::sched::on_timer_tick();
         apic::eoi();
     });
@@ -159,21 +161,20 @@ extern "x86-interrupt" fn timer_tick(_frame: InterruptStackFrame) {
 /// The `CALL` and `PING` vectors: counted; a `CALL` has done its work by
 /// ending the target's `hlt` (the idle loop then takes the posted call).
 extern "x86-interrupt" fn counted_ipi(_frame: InterruptStackFrame) {
-    in_interrupt(|this| {
-        this.counters.ipi_received.fetch_add(1, Ordering::Relaxed);
+    in_interrupt(|this, _| {
+        this.count_ipi_received(false);
         apic::eoi();
     });
 }
 
 extern "x86-interrupt" fn reschedule_ipi(_frame: InterruptStackFrame) {
-    in_interrupt(|this| {
-        this.counters.ipi_received.fetch_add(1, Ordering::Relaxed);
-        this.counters.resched_ipis.fetch_add(1, Ordering::Relaxed);
+    in_interrupt(|this, _| {
+        this.count_ipi_received(true);
         // This IPI has left the IRR: a waker may send the next one. The
         // latch's release synchronizes with every waker that skipped its
         // IPI meanwhile, so this core's idle recheck sees their pushes
         // (`executor::IpiLatch`).
-        this.resched_in_flight.delivered();
+        this.resched_delivered();
         apic::eoi();
     });
 }
@@ -181,10 +182,7 @@ extern "x86-interrupt" fn reschedule_ipi(_frame: InterruptStackFrame) {
 /// Spurious interrupts (Local APIC or legacy PIC) get no EOI (SDM Vol. 3A
 /// §11.9; 8259A datasheet: a spurious IRQ 7 has no in-service bit to clear).
 extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {
-    percpu::percpu_current()
-        .counters
-        .spurious_interrupts
-        .fetch_add(1, Ordering::Relaxed);
+    percpu::this_cpu().count_spurious();
 }
 
 fn recover_or_die(vector: u8, frame: &mut InterruptStackFrame, error_code: Option<u64>) {

@@ -266,7 +266,7 @@ fn candidates(madt: Option<&Madt>, fake_ap: Option<u32>) -> Vec<Candidate> {
     // id register. They agree on sane hardware (the BSP warns otherwise);
     // excluding both means the BSP can never send INIT to itself — which
     // reset the machine when QEMU corrupted CPUID leaf 1 past 255 CPUs.
-    let bsp = [percpu::percpu_current().apic_id(), apic::id()];
+    let bsp = [percpu::this_cpu().apic_id(), apic::id()];
     let mut apic_ids: Vec<u32> = madt
         .map(|madt| {
             madt.enabled_cpus()
@@ -335,7 +335,7 @@ fn prepare_trampoline() -> Result<(), &'static str> {
         for index in 0..MAX_CPUS {
             ids.add(index).write(trampoline::NO_APIC_ID);
         }
-        ids.write(percpu::percpu_current().apic_id());
+        ids.write(percpu::this_cpu().apic_id());
     }
     paging::identity_map(
         PhysAddr::new(trampoline::TRAMPOLINE_PHYS),
@@ -609,7 +609,7 @@ fn park_late(handover: &AtomicU8) -> ! {
 /// doorbell IPI cannot be missed: the IPI either arrives before the check
 /// (and the call is seen) or wakes the `hlt`.
 pub fn idle_loop() -> ! {
-    let this = percpu::percpu_current();
+    let this = percpu::this_cpu();
     loop {
         x86_64::instructions::interrupts::disable();
         if let Some(call) = this.take_call() {
@@ -652,12 +652,7 @@ pub fn start_ticks() {
     }
     apic::init_tick();
     let deadline = time::uptime_ns() + TICK_START_TIMEOUT_NS;
-    let started = |ap: &u32| {
-        percpu::percpu_for(*ap)
-            .timer_started_ns
-            .load(Ordering::Acquire)
-            != 0
-    };
+    let started = |ap: &u32| percpu::percpu_for(*ap).timer_started_ns() != 0;
     while !aps.iter().all(started) && time::uptime_ns() < deadline {
         core::hint::spin_loop();
     }

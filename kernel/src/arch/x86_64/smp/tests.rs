@@ -18,10 +18,7 @@ use crate::time;
 const WAIT_US: u64 = 500_000;
 
 fn received(index: u32) -> u64 {
-    percpu::percpu_for(index)
-        .counters
-        .ipi_received
-        .load(Ordering::Acquire)
+    percpu::percpu_for(index).counters().ipi_received()
 }
 
 /// Spins until `done()` or [`WAIT_US`] passes; returns whether it got done.
@@ -47,7 +44,7 @@ fn post(index: u32, call: &'static IdleCall) -> TestResult {
 }
 
 fn other_cpus() -> Vec<u32> {
-    let me = percpu::percpu_current().index();
+    let me = percpu::this_cpu().index();
     online_cpus().filter(|&index| index != me).collect()
 }
 
@@ -87,7 +84,7 @@ kernel_test!(
 
 kernel_test!(
     fn broadcast_reaches_every_other_cpu_exactly_once() {
-        let me = percpu::percpu_current().index();
+        let me = percpu::this_cpu().index();
         let cpus: Vec<u32> = online_cpus().collect();
         let before: Vec<u64> = cpus.iter().map(|&c| received(c)).collect();
         let sent = apic::broadcast_ipi(vector::PING, true)
