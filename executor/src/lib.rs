@@ -1,7 +1,8 @@
 //! The per-core cooperative async executor: `no_std` + `alloc`, hardware-blind.
 //!
 //! It reaches the machine only through [`Platform`] (which core am I, wake
-//! core K, now, halt until an interrupt, run with interrupts off). The kernel
+//! core K, now, halt until an interrupt, run with interrupts off, and — for
+//! the platform's reports — which task this core works on). The kernel
 //! implements it with the Local APIC; host tests implement it with a recording
 //! fake, with std threads (the `host` module, feature `host`) and, in the loom
 //! models, with loom threads whose interrupts behave like x86's.
@@ -213,6 +214,16 @@ pub trait Platform: Send + Sync + 'static {
     fn without_interrupts<R>(&self, f: impl FnOnce() -> R) -> R
     where
         Self: Sized;
+
+    /// The calling core starts work on the task with id `task` (`Some`:
+    /// polling it, or dropping its future when it was cancelled, or its
+    /// output) or has finished it (`None`). Called by the core's own loop,
+    /// around each task it picks; the id is the one
+    /// [`JoinHandle::id`] returns. The default ignores it; the kernel records
+    /// it per CPU, so that a panic or exception report names the task.
+    fn set_current_task(&self, task: Option<u64>) {
+        let _ = task;
+    }
 }
 
 /// Tuning constants. Every default is a named constant with its reason.

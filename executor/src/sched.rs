@@ -612,7 +612,15 @@ impl<P: Platform> Executor<P> {
         if busy { Err(()) } else { Ok(None) }
     }
 
+    /// Everything the core does with one task it picked (poll it, or drop
+    /// its future or output), reported to the platform as its current task.
     fn poll_task(&'static self, me: usize, task: TaskRef) {
+        self.platform.set_current_task(Some(task.header().id));
+        self.work_on(me, task);
+        self.platform.set_current_task(None);
+    }
+
+    fn work_on(&'static self, me: usize, task: TaskRef) {
         let header = task.header();
         let stats = &self.cores[me].stats;
         let prev = task.start_running();

@@ -35,6 +35,8 @@ struct Recording {
     halts: AtomicUsize,
     /// Runs "during the halt" (after `still_idle` returned true).
     during_halt: Mutex<Option<Hook>>,
+    /// What `set_current_task` last said.
+    current_task: Mutex<Option<u64>>,
 }
 
 impl Platform for Recording {
@@ -58,6 +60,9 @@ impl Platform for Recording {
     }
     fn without_interrupts<R>(&self, f: impl FnOnce() -> R) -> R {
         f()
+    }
+    fn set_current_task(&self, task: Option<u64>) {
+        *self.current_task.lock().unwrap() = task;
     }
 }
 
@@ -336,6 +341,51 @@ fn abort_cancels_an_idle_task_and_the_handle_reports_it() {
     drop(h);
     e.run_until_idle();
     assert_eq!(e.live_tasks(), 0);
+}
+
+/// Records the platform's current task when dropped.
+struct DropProbe(&'static Executor<Recording>, Arc<Mutex<Option<u64>>>);
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        *self.1.lock().unwrap() = *self.0.platform().current_task.lock().unwrap();
+    }
+}
+
+#[test]
+fn the_platform_is_told_which_task_the_core_works_on() {
+    let e = exec(1, Config::default());
+    let current = || *e.platform().current_task.lock().unwrap();
+    // While polled, the task is the platform's current task.
+    let seen = Arc::new(Mutex::new(None));
+    let s = seen.clone();
+    let polled = e.spawn(Priority::Normal, async move {
+        *s.lock().unwrap() = *e.platform().current_task.lock().unwrap();
+    });
+    assert_eq!(current(), None, "nothing runs yet");
+    e.run_until_idle();
+    assert_eq!(*seen.lock().unwrap(), Some(polled.id()), "during its poll");
+    assert_eq!(current(), None, "after its poll");
+    // While a cancelled task's future is dropped, too.
+    let dropped_during = Arc::new(Mutex::new(None));
+    let probe = DropProbe(e, dropped_during.clone());
+    let gate = Gate::default();
+    let g = gate.clone();
+    let cancelled = e.spawn(Priority::Normal, async move {
+        let _probe = probe;
+        g.await;
+    });
+    e.run_until_idle();
+    *dropped_during.lock().unwrap() = None;
+    cancelled.abort();
+    e.run_until_idle();
+    assert_eq!(
+        *dropped_during.lock().unwrap(),
+        Some(cancelled.id()),
+        "while its future is dropped"
+    );
+    assert_eq!(current(), None);
+    assert_ne!(polled.id(), cancelled.id());
 }
 
 #[test]

@@ -200,15 +200,15 @@ fn run(args: &KernelArgs<'_>) -> ! {
 
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
-    let cpu = percpu::cpu_number();
+    let context = percpu::report_context();
     let message = info.message();
     match info.location() {
         Some(at) => console::emergency(format_args!(
-            "[PANIC] cpu={cpu} {message} at {}:{}\n",
+            "[PANIC] {context} {message} at {}:{}\n",
             at.file(),
             at.line()
         )),
-        None => console::emergency(format_args!("[PANIC] cpu={cpu} {message} at <unknown>\n")),
+        None => console::emergency(format_args!("[PANIC] {context} {message} at <unknown>\n")),
     }
     verdict::fail()
 }

@@ -1,8 +1,6 @@
 //! Run statistics: the `[STATS]` block printed at the end of a `duration`
 //! run, one `key=value` line per scope (`docs/kernel-interface.md` §2).
 
-use core::sync::atomic::Ordering;
-
 use crate::arch::x86_64::{percpu, smp};
 use crate::config::SCHED_HZ;
 use crate::time;
@@ -45,9 +43,9 @@ pub fn settle_ipis() {
     loop {
         let (mut sent, mut received) = (0, 0);
         for index in smp::online_cpus() {
-            let c = &percpu::percpu_for(index).counters;
-            sent += c.ipi_sent.load(Ordering::Acquire);
-            received += c.ipi_received.load(Ordering::Acquire);
+            let c = percpu::percpu_for(index).counters();
+            sent += c.ipi_sent();
+            received += c.ipi_received();
         }
         if sent == received {
             return;
@@ -76,13 +74,13 @@ pub fn print() {
     );
     for index in smp::online_cpus() {
         let cpu = percpu::percpu_for(index);
-        let c = &cpu.counters;
+        let c = cpu.counters();
         // The clock is read for each line, next to that CPU's counters:
         // printing 255 lines over the serial port takes a while, and ticks
         // go on meanwhile.
         let now_ns = time::uptime_ns();
-        let ticks = cpu.ticks.load(Ordering::Relaxed);
-        let started = cpu.timer_started_ns.load(Ordering::Relaxed);
+        let ticks = cpu.ticks();
+        let started = cpu.timer_started_ns();
         let timer_ns = if started == 0 {
             0
         } else {
@@ -92,10 +90,7 @@ pub fn print() {
         // Lost as of now, not only as of this CPU's last tick: a CPU whose
         // ticks stopped coming long ago has lost them too.
         let due_now = (u128::from(timer_ns) * u128::from(SCHED_HZ) / 1_000_000_000) as u64;
-        let ticks_lost = cpu
-            .ticks_lost
-            .load(Ordering::Relaxed)
-            .max(due_now.saturating_sub(ticks));
+        let ticks_lost = cpu.ticks_lost().max(due_now.saturating_sub(ticks));
         let e = CORE_STATS
             .get()
             .and_then(|provider| provider(index))
@@ -107,19 +102,19 @@ pub fn print() {
             cpu.apic_id(),
             ticks,
             ticks_lost,
-            cpu.ticks_late.load(Ordering::Relaxed),
+            cpu.ticks_late(),
             e.polls,
             e.tasks_run,
             e.yields,
             e.wakes_local,
             e.wakes_remote,
-            c.ipi_sent.load(Ordering::Relaxed),
-            c.ipi_received.load(Ordering::Relaxed),
-            c.resched_ipis.load(Ordering::Relaxed),
+            c.ipi_sent(),
+            c.ipi_received(),
+            c.resched_ipis(),
             e.steals,
             e.migrations,
             e.idle_halts,
-            c.spurious_interrupts.load(Ordering::Relaxed),
+            c.spurious_interrupts(),
         );
     }
 }

@@ -3,7 +3,8 @@
 //! The checks run in tiers, cheapest first:
 //!
 //! 1. **lint**: rustfmt and clippy (`-D warnings`) for the host crates and the kernel;
-//! 2. **host tests**: `cargo test` of the host crates; each libtest test counts;
+//! 2. **host tests**: `cargo test` of the host crates (their doctests included) and of the
+//!    kernel's library (`--lib`, and `--doc` for its doctests); each libtest test counts;
 //! 3. **in-kernel tests**: one boot with `test=all`; each `[KTEST] pass`/`fail` counts,
 //!    and so does the harness run itself (`kernel-tests`: it must finish and report
 //!    consistently);
@@ -145,6 +146,14 @@ fn all_checks(scale: bool) -> Vec<Check> {
         Check::HostTests {
             name: "host-tests-kernel-lib",
             args: &["test", "-p", "kernel", "--lib"],
+            env: &[],
+        },
+        Check::HostTests {
+            name: "host-doctests-kernel-lib",
+            // `--lib` skips doctests, and a plain `cargo test -p kernel` would
+            // try to build the binary for the host. Among them the
+            // `compile_fail` examples that prove lock guards are not `Send`.
+            args: &["test", "-p", "kernel", "--doc"],
             env: &[],
         },
         Check::HostTests {

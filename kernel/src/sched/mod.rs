@@ -21,9 +21,8 @@ use executor::{Config, CoreId, CoreStats, Executor, Priority};
 use kernel::cmdline::KernelArgs;
 use spin::Once;
 
-use core::sync::atomic::Ordering;
-
-use crate::arch::x86_64::{percpu, smp};
+use crate::arch::x86_64::percpu::IdleCall;
+use crate::arch::x86_64::smp;
 use crate::{stats, time, verdict};
 pub use platform::KernelPlatform;
 
@@ -51,8 +50,9 @@ pub fn start(args: &KernelArgs<'_>) -> ! {
             .detach();
     }
     workloads::spawn(executor, args.workload);
+    static ENTER: IdleCall = IdleCall::new(enter);
     for &cpu in &cpus[1..] {
-        if let Err(error) = smp::run_on(cpu, enter) {
+        if let Err(error) = smp::run_on(cpu, &ENTER) {
             panic!("cannot start the executor on cpu {cpu}: {error:?}");
         }
     }
@@ -62,23 +62,14 @@ pub fn start(args: &KernelArgs<'_>) -> ! {
         cpus.len(),
         args.workload
     );
-    run(executor)
+    executor.run()
 }
 
 /// What an AP runs when the BSP posts it: its executor loop, for good.
 fn enter() {
     if let Some(executor) = executor() {
-        run(executor);
+        executor.run();
     }
-}
-
-/// Records the executor in this CPU's per-CPU block and runs its loop.
-fn run(executor: &'static Executor<KernelPlatform>) -> ! {
-    let handle = core::ptr::from_ref(executor).cast_mut().cast::<()>();
-    percpu::percpu_current()
-        .executor
-        .store(handle, Ordering::Release);
-    executor.run()
 }
 
 /// Called by every CPU's timer interrupt.

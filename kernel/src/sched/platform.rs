@@ -47,7 +47,7 @@ impl KernelPlatform {
 
 impl Platform for KernelPlatform {
     fn current_core(&self) -> CoreId {
-        let cpu = percpu::percpu_current().index();
+        let cpu = percpu::this_cpu().index();
         CoreId(self.core_of_cpu[cpu as usize].load(Ordering::Relaxed))
     }
 
@@ -56,12 +56,12 @@ impl Platform for KernelPlatform {
         let target = percpu::percpu_for(cpu);
         // One RESCHEDULE IPI in flight per CPU: a pending one makes the CPU
         // pass through its loop (and recheck its queues) anyway.
-        if !target.resched_in_flight.try_claim() {
+        if !target.claim_resched() {
             return;
         }
         log::debug!(target: "SCHED", "send RESCHED IPI → core{cpu}");
         if let Err(error) = apic::send_ipi(target.apic_id(), vector::RESCHEDULE) {
-            target.resched_in_flight.release_unsent();
+            target.release_unsent_resched();
             // Waking must not panic (it runs in interrupt handlers). The
             // core's next timer tick wakes it anyway, 10 ms later.
             log::error!(target: "SCHED", "RESCHED IPI to core{cpu} failed: {error:?}");
@@ -88,4 +88,60 @@ impl Platform for KernelPlatform {
     fn without_interrupts<R>(&self, f: impl FnOnce() -> R) -> R {
         interrupts::without_interrupts(f)
     }
+
+    /// Recorded in the CPU's block for panic and exception reports
+    /// (`task=`, `percpu::report_context`): two stores per task picked.
+    fn set_current_task(&self, task: Option<u64>) {
+        percpu::this_cpu().set_current_task(task);
+    }
+}
+
+mod tests {
+    use alloc::boxed::Box;
+    use alloc::format;
+    use alloc::string::String;
+
+    use executor::{Config, Executor, Priority};
+
+    use super::KernelPlatform;
+    use crate::arch::x86_64::percpu;
+    use crate::ktest::{check, kernel_test};
+
+    kernel_test!(
+        fn reports_name_the_task_the_cpu_polls() {
+            let me = percpu::this_cpu().index();
+            let platform = KernelPlatform::new(&[me]);
+            // A one-core executor of its own (the scheduler's starts later),
+            // leaked: the `'static` that spawning needs.
+            let executor = Box::leak(Box::new(Executor::new(platform, 1, Config::default())));
+            let mut handle = executor.spawn(Priority::Normal, async {
+                let in_task = format!("{}", percpu::report_context());
+                let in_handler = percpu::with_irqs_disabled(|this, irqs| {
+                    this.enter_interrupt(irqs);
+                    let line = format!("{}", percpu::report_context());
+                    this.leave_interrupt(irqs);
+                    line
+                });
+                (in_task, in_handler)
+            });
+            let id = handle.id();
+            check!(executor.poll_one(), "the task was not polled");
+            let Some(Ok((in_task, in_handler))) = handle.try_take() else {
+                return Err(String::from("the task did not finish"));
+            };
+            let expected = format!("cpu={me} task={id}");
+            check!(
+                in_task == expected,
+                "in the task: {in_task:?}, expected {expected:?}"
+            );
+            let expected = format!("cpu={me} task={id} in_interrupt=1");
+            check!(
+                in_handler == expected,
+                "in a handler: {in_handler:?}, expected {expected:?}"
+            );
+            let after = format!("{}", percpu::report_context());
+            check!(after == format!("cpu={me}"), "after the poll: {after:?}");
+            Ok(())
+        }
+    );
 }

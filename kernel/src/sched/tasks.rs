@@ -38,7 +38,7 @@ async fn named_task(name: &'static str, work: u32) {
         if now - last_log_ns >= LOG_INTERVAL_NS {
             last_log_ns = now;
             if log::log_enabled!(target: "SCHED", log::Level::Info) {
-                let core = percpu::percpu_current().index();
+                let core = percpu::this_cpu().index();
                 crate::report!("[SCHED][core{core}] run {name}");
             }
         }

@@ -79,11 +79,11 @@ pub fn init_boot_cpu(madt: Option<&Madt>) {
     if !listed {
         log::warn!(target: "SMP", "the BSP's APIC id {apic_id} is not an enabled CPU of the MADT");
     }
-    if apic_id != percpu::percpu_current().apic_id() {
+    if apic_id != percpu::this_cpu().apic_id() {
         log::warn!(
             target: "SMP",
             "Local APIC id {apic_id} differs from CPUID's initial APIC id {}",
-            percpu::percpu_current().apic_id()
+            percpu::this_cpu().apic_id()
         );
     }
     log::info!(target: "SMP", "BSP online (apic_id={apic_id})");
@@ -143,10 +143,10 @@ pub fn send_startup(apic_id: u32, page: u8) -> Result<(), IpiError> {
 /// `ipi_sent` over all CPUs is at least the sum of `ipi_received`, and the
 /// difference is the IPIs in flight.
 pub fn send_ipi(apic_id: u32, vector: u8) -> Result<(), IpiError> {
-    let sent = &percpu::percpu_current().counters.ipi_sent;
-    sent.fetch_add(1, Ordering::Relaxed);
+    let this = percpu::this_cpu();
+    this.count_ipi_sent();
     with_lapic(|lapic| lapic.send_fixed_ipi(apic_id, vector)).inspect_err(|_| {
-        sent.fetch_sub(1, Ordering::Relaxed);
+        this.uncount_ipi_sent();
     })
 }
 
@@ -154,7 +154,7 @@ pub fn send_ipi(apic_id: u32, vector: u8) -> Result<(), IpiError> {
 /// except the caller if `exclude_self`. Returns how many were sent; stops at
 /// the first failure.
 pub fn broadcast_ipi(vector: u8, exclude_self: bool) -> Result<u32, IpiError> {
-    let me = percpu::percpu_current().index();
+    let me = percpu::this_cpu().index();
     let mut sent = 0;
     for index in smp::online_cpus().filter(|&index| !(exclude_self && index == me)) {
         send_ipi(percpu::percpu_for(index).apic_id(), vector)?;
@@ -277,49 +277,31 @@ fn tick_period_tsc() -> u64 {
     clock::tsc_hz() / u64::from(SCHED_HZ)
 }
 
-/// The tick handler's clock work, on one TSC read and one period (call it
-/// before `ticks` counts this tick): updates `ticks_late` and `ticks_lost`
-/// (`kernel::tick`) and, in TSC-deadline mode, arms the next deadline. Only
-/// this CPU's handler writes these fields.
-pub fn on_tick() {
-    let this = percpu::percpu_current();
+/// The tick handler's clock work, on one TSC read and one period: books
+/// the tick (counts it, updates `ticks_late` and `ticks_lost`,
+/// [`ThisCpu::record_tick`](percpu::ThisCpu::record_tick)) and, in
+/// TSC-deadline mode, arms the next deadline. Only this CPU's handler calls
+/// it, with interrupts disabled.
+pub fn on_tick(this: percpu::ThisCpu, irqs: &percpu::IrqsDisabled) {
     let now = tsc::read();
     let period = tick_period_tsc();
-    let last = this.last_tick_tsc.load(Ordering::Relaxed);
-    this.last_tick_tsc.store(now, Ordering::Relaxed);
-    if last == 0 {
-        this.first_tick_tsc.store(now, Ordering::Relaxed);
-    } else {
-        if kernel::tick::missed_ticks(now.saturating_sub(last), period) > 0 {
-            this.ticks_late.fetch_add(1, Ordering::Relaxed);
-        }
-        let first = this.first_tick_tsc.load(Ordering::Relaxed);
-        let ticks = this.ticks.load(Ordering::Relaxed) + 1;
-        let behind = kernel::tick::ticks_behind(first, now, period, ticks);
-        this.ticks_lost.store(behind, Ordering::Relaxed);
-    }
-    rearm(this, now, period);
+    this.record_tick(irqs, now, period);
+    rearm(this, irqs, now, period);
 }
 
 /// Arms the first deadline (TSC-deadline mode; nothing in periodic mode).
-pub fn rearm_tick() {
-    rearm(percpu::percpu_current(), tsc::read(), tick_period_tsc());
+fn rearm_tick() {
+    percpu::with_irqs_disabled(|this, irqs| rearm(this, irqs, tsc::read(), tick_period_tsc()));
 }
 
 /// In TSC-deadline mode, arms the next deadline one period after the
 /// previous one (so ticks do not drift), or one period from `now` if the CPU
 /// fell behind. Nothing to do in periodic mode.
-fn rearm(this: &percpu::PerCpu, now: u64, period: u64) {
+fn rearm(this: percpu::ThisCpu, irqs: &percpu::IrqsDisabled, now: u64, period: u64) {
     if TICK_MODE.get() != Some(&TimerMode::TscDeadline) {
         return;
     }
-    let previous = this.next_tick_tsc.load(Ordering::Relaxed);
-    let next = if previous == 0 || previous + period <= now {
-        now + period
-    } else {
-        previous + period
-    };
-    this.next_tick_tsc.store(next, Ordering::Relaxed);
+    let next = this.next_tick_deadline(irqs, now, period);
     // SAFETY: TSC-deadline mode was selected because CPUID offers it, and the
     // LVT timer routes it to vector 0x20, whose handler exists.
     unsafe { drivers::apic::write_tsc_deadline(next) };
@@ -349,16 +331,14 @@ pub fn calibrate_tick() -> Result<u64, CalibrationError> {
 /// A CPU without a rate (calibration failed or not yet run) runs without a
 /// tick, which is reported.
 pub fn init_tick() {
-    let this = percpu::percpu_current();
+    let this = percpu::this_cpu();
     let core = this.index();
     let hz = TIMER_HZ.load(Ordering::Acquire);
     if hz == 0 {
         log::error!(target: "APIC", "core{core}: no calibrated timer rate; no tick");
         return;
     }
-    this.lapic_timer_hz.store(hz, Ordering::Relaxed);
-    this.timer_started_ns
-        .store(clock::uptime_ns(), Ordering::Relaxed);
+    this.mark_tick_started(clock::uptime_ns());
     match start_tick(hz) {
         Ok(mode) => log::info!(
             target: "APIC",

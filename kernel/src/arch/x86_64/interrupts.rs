@@ -6,9 +6,10 @@
 //!   whether the faulting instruction may fault; if so, the fault is recorded and
 //!   execution resumes at the fixup.
 //! - Otherwise the exception is fatal: the handler prints one
-//!   `[EXCEPTION] cpu=N vector=V name=#XX error=0x.. rip=0x.. [cr2=0x..]` line
-//!   (format in `docs/kernel-interface.md`), a second line with the rest of the
-//!   frame, and ends the run with the failure verdict.
+//!   `[EXCEPTION] cpu=N [task=T] [in_interrupt=D] vector=V name=#XX error=0x..
+//!   rip=0x.. [cr2=0x..]` line (format in `docs/kernel-interface.md`; `task=`
+//!   and `in_interrupt=` from [`percpu::report_context`]), a second line with
+//!   the rest of the frame, and ends the run with the failure verdict.
 //! - `#DF`, NMI and `#MC` run on their own IST stacks (see [`super::gdt`]), so a
 //!   kernel stack overflow is reported as a double fault instead of a reset.
 //!
@@ -36,8 +37,11 @@ pub mod vector {
     pub const TIMER: u8 = 0x20;
     /// RESCHEDULE IPI: "your run queue has work".
     pub const RESCHEDULE: u8 = 0x30;
-    /// Test IPI: counted, and wakes the idle loop to run a posted call.
-    pub const TEST_IPI: u8 = 0x40;
+    /// The doorbell of `smp::run_on`: wakes the target's idle loop, which
+    /// then runs the call posted to it. Counted, otherwise ignored.
+    pub const CALL: u8 = 0x40;
+    /// Counted and otherwise ignored: the SMP tests' probe of IPI delivery.
+    pub const PING: u8 = 0x41;
     /// Where the legacy 8259 PICs are remapped before being masked: far from
     /// the vectors above, so a spurious PIC interrupt (IRQ 7 / IRQ 15, which
     /// masking cannot stop) is recognisable.
@@ -131,43 +135,46 @@ extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
     fatal(18, &frame, None)
 }
 
-/// Counts an interrupt's entry and exit on this CPU's `in_interrupt`.
-fn in_interrupt<R>(body: impl FnOnce(&'static percpu::PerCpu) -> R) -> R {
-    let this = percpu::percpu_current();
-    this.in_interrupt.fetch_add(1, Ordering::Relaxed);
-    let result = body(this);
-    this.in_interrupt.fetch_sub(1, Ordering::Relaxed);
-    result
+/// Runs an interrupt handler's `body` with this CPU's block and the proof
+/// that interrupts are off (the interrupt gate cleared IF), counting the
+/// handler in the CPU's `in_interrupt` depth meanwhile.
+fn in_interrupt<R>(body: impl FnOnce(percpu::ThisCpu, &percpu::IrqsDisabled) -> R) -> R {
+    percpu::with_irqs_disabled(|this, irqs| {
+        this.enter_interrupt(irqs);
+        let result = body(this, irqs);
+        this.leave_interrupt(irqs);
+        result
+    })
 }
 
-/// The scheduler tick: late/lost-tick accounting and the TSC-deadline re-arm
-/// (`apic::on_tick`), count it, run the registered tick handler (the
-/// scheduler's: it expires this core's timers), EOI.
+/// The scheduler tick: the tick's books and the TSC-deadline re-arm
+/// (`apic::on_tick`), then the registered tick handler (the scheduler's: it
+/// expires this core's timers), EOI.
 extern "x86-interrupt" fn timer_tick(_frame: InterruptStackFrame) {
-    in_interrupt(|this| {
-        apic::on_tick();
-        this.ticks.fetch_add(1, Ordering::Relaxed);
+    in_interrupt(|this, irqs| {
+        apic::on_tick(this, irqs);
         hooks::tick();
         apic::eoi();
     });
 }
 
-extern "x86-interrupt" fn test_ipi(_frame: InterruptStackFrame) {
-    in_interrupt(|this| {
-        this.counters.ipi_received.fetch_add(1, Ordering::Relaxed);
+/// The `CALL` and `PING` vectors: counted; a `CALL` has done its work by
+/// ending the target's `hlt` (the idle loop then takes the posted call).
+extern "x86-interrupt" fn counted_ipi(_frame: InterruptStackFrame) {
+    in_interrupt(|this, _| {
+        this.count_ipi_received(false);
         apic::eoi();
     });
 }
 
 extern "x86-interrupt" fn reschedule_ipi(_frame: InterruptStackFrame) {
-    in_interrupt(|this| {
-        this.counters.ipi_received.fetch_add(1, Ordering::Relaxed);
-        this.counters.resched_ipis.fetch_add(1, Ordering::Relaxed);
+    in_interrupt(|this, _| {
+        this.count_ipi_received(true);
         // This IPI has left the IRR: a waker may send the next one. The
         // latch's release synchronizes with every waker that skipped its
         // IPI meanwhile, so this core's idle recheck sees their pushes
         // (`executor::IpiLatch`).
-        this.resched_in_flight.delivered();
+        this.resched_delivered();
         apic::eoi();
     });
 }
@@ -175,10 +182,7 @@ extern "x86-interrupt" fn reschedule_ipi(_frame: InterruptStackFrame) {
 /// Spurious interrupts (Local APIC or legacy PIC) get no EOI (SDM Vol. 3A
 /// §11.9; 8259A datasheet: a spurious IRQ 7 has no in-service bit to clear).
 extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {
-    percpu::percpu_current()
-        .counters
-        .spurious_interrupts
-        .fetch_add(1, Ordering::Relaxed);
+    percpu::this_cpu().count_spurious();
 }
 
 fn recover_or_die(vector: u8, frame: &mut InterruptStackFrame, error_code: Option<u64>) {
@@ -189,14 +193,15 @@ fn recover_or_die(vector: u8, frame: &mut InterruptStackFrame, error_code: Optio
 
 /// Reports an exception nobody expected and fails the run.
 fn fatal(vector: u8, frame: &InterruptStackFrame, error_code: Option<u64>) -> ! {
-    let cpu = percpu::cpu_number();
+    let context = percpu::report_context();
+    let cpu = context.cpu();
     let name = exception_name(vector);
     let error = error_code.unwrap_or(0);
     let rip = frame.instruction_pointer.as_u64();
     if vector == vector::PAGE_FAULT {
         let cr2 = Cr2::read_raw();
         console::emergency(format_args!(
-            "[EXCEPTION] cpu={cpu} vector={vector} name={name} error={error:#x} rip={rip:#x} cr2={cr2:#x}\n"
+            "[EXCEPTION] {context} vector={vector} name={name} error={error:#x} rip={rip:#x} cr2={cr2:#x}\n"
         ));
         let code = PageFaultErrorCode::from_bits_truncate(error);
         let pick = |flag, yes, no| if code.contains(flag) { yes } else { no };
@@ -217,7 +222,7 @@ fn fatal(vector: u8, frame: &InterruptStackFrame, error_code: Option<u64>) -> ! 
         ));
     } else {
         console::emergency(format_args!(
-            "[EXCEPTION] cpu={cpu} vector={vector} name={name} error={error:#x} rip={rip:#x}\n"
+            "[EXCEPTION] {context} vector={vector} name={name} error={error:#x} rip={rip:#x}\n"
         ));
     }
     console::emergency(format_args!(
@@ -258,7 +263,8 @@ fn build_idt() -> InterruptDescriptorTable {
     idt.security_exception.set_handler_fn(security);
     idt[vector::TIMER].set_handler_fn(timer_tick);
     idt[vector::RESCHEDULE].set_handler_fn(reschedule_ipi);
-    idt[vector::TEST_IPI].set_handler_fn(test_ipi);
+    idt[vector::CALL].set_handler_fn(counted_ipi);
+    idt[vector::PING].set_handler_fn(counted_ipi);
     idt[vector::APIC_SPURIOUS].set_handler_fn(spurious);
     idt[vector::PIC_MASTER_BASE + 7].set_handler_fn(spurious);
     idt[vector::PIC_SLAVE_BASE + 7].set_handler_fn(spurious);

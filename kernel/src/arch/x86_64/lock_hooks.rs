@@ -27,7 +27,7 @@ static X86_INTERRUPTS: X86Interrupts = X86Interrupts;
 
 /// This CPU's lock-rank books; `None` until this CPU has set GS.BASE.
 fn held_ranks() -> Option<&'static HeldRanks> {
-    percpu::try_current().map(|cpu| &cpu.held_ranks)
+    percpu::try_this_cpu().map(|cpu| cpu.block().held_ranks())
 }
 
 /// Installs both hooks. Called once, on the BSP, before interrupts are enabled.

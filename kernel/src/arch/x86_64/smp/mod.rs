@@ -48,7 +48,8 @@ use kernel::madt::Madt;
 use x86_64::structures::paging::PageTableFlags;
 use x86_64::{PhysAddr, VirtAddr};
 
-use super::{apic, clock, gdt, interrupts, paging, percpu};
+use super::percpu::{self, IdleCall};
+use super::{apic, clock, gdt, interrupts, paging};
 use crate::config::MAX_CPUS;
 
 /// Where the hand-over of CPU index `i` between the BSP and its AP stands:
@@ -263,7 +264,7 @@ fn candidates(madt: Option<&Madt>, fake_ap: Option<u32>) -> Vec<Candidate> {
     // id register. They agree on sane hardware (the BSP warns otherwise);
     // excluding both means the BSP can never send INIT to itself — which
     // reset the machine when QEMU corrupted CPUID leaf 1 past 255 CPUs.
-    let bsp = [percpu::percpu_current().apic_id(), apic::id()];
+    let bsp = [percpu::this_cpu().apic_id(), apic::id()];
     let mut apic_ids: Vec<u32> = madt
         .map(|madt| {
             madt.enabled_cpus()
@@ -332,7 +333,7 @@ fn prepare_trampoline() -> Result<(), &'static str> {
         for index in 0..MAX_CPUS {
             ids.add(index).write(trampoline::NO_APIC_ID);
         }
-        ids.write(percpu::percpu_current().apic_id());
+        ids.write(percpu::this_cpu().apic_id());
     }
     paging::identity_map(
         PhysAddr::new(trampoline::TRAMPOLINE_PHYS),
@@ -602,19 +603,16 @@ fn park_late(handover: &AtomicU8) -> ! {
 
 /// A CPU's loop when it has nothing to do: run a posted call if any, else
 /// sleep until the next interrupt. The check and the `sti; hlt` happen with
-/// interrupts disabled in between, so a call posted together with an IPI
-/// cannot be missed: the IPI either arrives before the check (and the call is
-/// seen) or wakes the `hlt`.
+/// interrupts disabled in between, so a call posted together with its
+/// doorbell IPI cannot be missed: the IPI either arrives before the check
+/// (and the call is seen) or wakes the `hlt`.
 pub fn idle_loop() -> ! {
-    let this = percpu::percpu_current();
+    let this = percpu::this_cpu();
     loop {
         x86_64::instructions::interrupts::disable();
-        let call = this.call.swap(0, Ordering::AcqRel);
-        if call != 0 {
+        if let Some(call) = this.take_call() {
             x86_64::instructions::interrupts::enable();
-            // SAFETY: `run_on` stores only `fn()` pointers in `call`.
-            let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(call) };
-            f();
+            call.run();
             continue;
         }
         // `sti` delays interrupts until after the next instruction, so no
@@ -644,19 +642,15 @@ pub fn start_ticks() {
         return;
     }
     let aps: Vec<u32> = online_cpus().filter(|&index| index != 0).collect();
+    static INIT_TICK: IdleCall = IdleCall::new(apic::init_tick);
     for &ap in &aps {
-        if let Err(error) = run_on(ap, apic::init_tick) {
+        if let Err(error) = run_on(ap, &INIT_TICK) {
             log::error!(target: "APIC", "cannot start the tick of cpu {ap}: {error:?}");
         }
     }
     apic::init_tick();
     let deadline = clock::uptime_ns() + TICK_START_TIMEOUT_NS;
-    let started = |ap: &u32| {
-        percpu::percpu_for(*ap)
-            .timer_started_ns
-            .load(Ordering::Acquire)
-            != 0
-    };
+    let started = |ap: &u32| percpu::percpu_for(*ap).timer_started_ns() != 0;
     while !aps.iter().all(started) && clock::uptime_ns() < deadline {
         core::hint::spin_loop();
     }
@@ -669,15 +663,14 @@ pub fn start_ticks() {
 /// only programs its timer, so this is slack for vCPUs the host deschedules).
 const TICK_START_TIMEOUT_NS: u64 = 5_000_000_000;
 
-/// Makes CPU `index` run `f` from its idle loop, waking it with an IPI.
-pub fn run_on(index: u32, f: fn()) -> Result<(), RunOnError> {
+/// Makes CPU `index` run `call` from its idle loop: posts it
+/// ([`PerCpu::post_call`](percpu::PerCpu::post_call)) and rings the CPU's
+/// doorbell, the `CALL` IPI.
+pub fn run_on(index: u32, call: &'static IdleCall) -> Result<(), RunOnError> {
     if !is_online(index) {
         return Err(RunOnError::Offline);
     }
     let target = percpu::percpu_for(index);
-    target
-        .call
-        .compare_exchange(0, f as usize, Ordering::AcqRel, Ordering::Acquire)
-        .map_err(|_| RunOnError::Busy)?;
-    apic::send_ipi(target.apic_id(), interrupts::vector::TEST_IPI).map_err(|_| RunOnError::Ipi)
+    target.post_call(call).map_err(|_| RunOnError::Busy)?;
+    apic::send_ipi(target.apic_id(), interrupts::vector::CALL).map_err(|_| RunOnError::Ipi)
 }

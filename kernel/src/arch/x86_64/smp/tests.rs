@@ -8,18 +8,17 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::sync::{IrqSpinLock, LockRank, SpinLock};
 
 use super::{RunOnError, online_cpus, run_on};
+use crate::arch::x86_64::apic;
+use crate::arch::x86_64::clock;
 use crate::arch::x86_64::interrupts::vector;
-use crate::arch::x86_64::{apic, clock, percpu};
+use crate::arch::x86_64::percpu::{self, IdleCall};
 use crate::ktest::{TestResult, check, kernel_test};
 
 /// How long a test waits for other CPUs before calling it a failure.
 const WAIT_US: u64 = 500_000;
 
 fn received(index: u32) -> u64 {
-    percpu::percpu_for(index)
-        .counters
-        .ipi_received
-        .load(Ordering::Acquire)
+    percpu::percpu_for(index).counters().ipi_received()
 }
 
 /// Spins until `done()` or [`WAIT_US`] passes; returns whether it got done.
@@ -34,32 +33,32 @@ fn wait_for(mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
-/// Posts `f` to CPU `index`, waiting while an earlier call is still pending.
-fn post(index: u32, f: fn()) -> TestResult {
+/// Posts `call` to CPU `index`, waiting while an earlier call is still pending.
+fn post(index: u32, call: &'static IdleCall) -> TestResult {
     let mut result = Err(RunOnError::Busy);
     wait_for(|| {
-        result = run_on(index, f);
+        result = run_on(index, call);
         result != Err(RunOnError::Busy)
     });
     result.map_err(|error| alloc::format!("run_on(cpu {index}) failed: {error:?}"))
 }
 
 fn other_cpus() -> Vec<u32> {
-    let me = percpu::percpu_current().index();
+    let me = percpu::this_cpu().index();
     online_cpus().filter(|&index| index != me).collect()
 }
 
-fn send_test_ipi_to_boot_cpu() {
-    // A failure shows up as a missing receipt on the BSP.
-    let _ = apic::send_ipi(percpu::percpu_for(0).apic_id(), vector::TEST_IPI);
-}
+/// Pings the boot CPU; a failure shows up as a missing receipt there.
+static PING_BOOT_CPU: IdleCall = IdleCall::new(|| {
+    let _ = apic::send_ipi(percpu::percpu_for(0).apic_id(), vector::PING);
+});
 
 kernel_test!(
     fn ipis_reach_every_ap_and_come_back() {
         let aps = other_cpus();
         for &ap in &aps {
             let before = received(ap);
-            apic::send_ipi(percpu::percpu_for(ap).apic_id(), vector::TEST_IPI)
+            apic::send_ipi(percpu::percpu_for(ap).apic_id(), vector::PING)
                 .map_err(|error| alloc::format!("IPI to cpu {ap} failed: {error:?}"))?;
             check!(
                 wait_for(|| received(ap) == before + 1),
@@ -72,7 +71,7 @@ kernel_test!(
         // §11.8.4), so concurrent senders could not be counted exactly.
         for &ap in &aps {
             let before = received(0);
-            post(ap, send_test_ipi_to_boot_cpu)?;
+            post(ap, &PING_BOOT_CPU)?;
             check!(
                 wait_for(|| received(0) == before + 1),
                 "BSP did not receive the IPI of cpu {ap} (got {})",
@@ -85,10 +84,10 @@ kernel_test!(
 
 kernel_test!(
     fn broadcast_reaches_every_other_cpu_exactly_once() {
-        let me = percpu::percpu_current().index();
+        let me = percpu::this_cpu().index();
         let cpus: Vec<u32> = online_cpus().collect();
         let before: Vec<u64> = cpus.iter().map(|&c| received(c)).collect();
-        let sent = apic::broadcast_ipi(vector::TEST_IPI, true)
+        let sent = apic::broadcast_ipi(vector::PING, true)
             .map_err(|error| alloc::format!("broadcast failed: {error:?}"))?;
         check!(
             sent as usize == cpus.len() - 1,
@@ -128,6 +127,7 @@ fn hammer_counter() {
     }
     FINISHED.fetch_add(1, Ordering::AcqRel);
 }
+static HAMMER_COUNTER: IdleCall = IdleCall::new(hammer_counter);
 
 kernel_test!(
     fn spinlock_counter_is_exact_across_all_cpus() {
@@ -135,7 +135,7 @@ kernel_test!(
         FINISHED.store(0, Ordering::Release);
         let aps = other_cpus();
         for &ap in &aps {
-            post(ap, hammer_counter)?;
+            post(ap, &HAMMER_COUNTER)?;
         }
         hammer_counter();
         let cpus = aps.len() as u32 + 1;
