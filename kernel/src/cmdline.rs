@@ -8,19 +8,8 @@
 //! The parser does not allocate: it runs before the heap exists, so that `log=`
 //! can apply to the very first line the kernel prints.
 
-use core::fmt;
-
-/// Every key the kernel understands, in the order the warning lists them.
-pub const VALID_KEYS: &[&str] = &[
-    "log",
-    "duration",
-    "test",
-    "smp_boot",
-    "smp_fake_ap",
-    "smp_late_ap",
-    "workload",
-    "stats",
-];
+use protocol::args as keys;
+pub use protocol::args::{ArgIssue, VALID_KEYS};
 
 /// How verbose the kernel log is (`log=<level>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -136,49 +125,6 @@ impl Default for KernelArgs<'_> {
     }
 }
 
-/// A word of the command line that was not understood. The key keeps its default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArgIssue<'a> {
-    /// The key is not one of [`VALID_KEYS`].
-    UnknownKey {
-        /// The whole word, e.g. `bogus=1`.
-        word: &'a str,
-    },
-    /// A word without `=`.
-    NotKeyValue {
-        /// The word.
-        word: &'a str,
-    },
-    /// A known key with a value it cannot take.
-    BadValue {
-        /// The whole word.
-        word: &'a str,
-        /// What the key accepts.
-        expected: &'static str,
-    },
-}
-
-impl fmt::Display for ArgIssue<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::UnknownKey { word } => {
-                write!(f, "unknown kernel argument '{word}' (valid keys: ")?;
-                for (i, key) in VALID_KEYS.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { ", " };
-                    write!(f, "{sep}{key}")?;
-                }
-                f.write_str(")")
-            }
-            Self::NotKeyValue { word } => {
-                write!(f, "kernel argument '{word}' is not of the form key=value")
-            }
-            Self::BadValue { word, expected } => {
-                write!(f, "kernel argument '{word}': expected {expected}")
-            }
-        }
-    }
-}
-
 /// Parses `text`, reporting each word it cannot use to `on_issue`.
 pub fn parse<'a>(text: &'a str, mut on_issue: impl FnMut(ArgIssue<'a>)) -> KernelArgs<'a> {
     let mut args = KernelArgs::default();
@@ -189,36 +135,36 @@ pub fn parse<'a>(text: &'a str, mut on_issue: impl FnMut(ArgIssue<'a>)) -> Kerne
         };
         let bad = |expected| ArgIssue::BadValue { word, expected };
         match key {
-            "log" => match LogLevel::parse(value) {
+            keys::LOG => match LogLevel::parse(value) {
                 Some(level) => args.log = level,
                 None => on_issue(bad("one of off, error, warn, info, debug, trace")),
             },
-            "duration" => match parse_seconds_as_ms(value) {
+            keys::DURATION => match parse_seconds_as_ms(value) {
                 Some(ms) => args.duration_ms = Some(ms),
                 None => on_issue(bad("seconds, e.g. 2 or 0.5")),
             },
-            "test" if value.is_empty() => on_issue(bad("a test-name filter or 'all'")),
-            "test" => args.test = Some(value),
-            "smp_boot" => match value {
+            keys::TEST if value.is_empty() => on_issue(bad("a test-name filter or 'all'")),
+            keys::TEST => args.test = Some(value),
+            keys::SMP_BOOT => match value {
                 "serial" => args.smp_boot = SmpBoot::Serial,
                 "parallel" => args.smp_boot = SmpBoot::Parallel,
                 _ => on_issue(bad("serial or parallel")),
             },
-            "workload" => match Workload::parse(value) {
+            keys::WORKLOAD => match Workload::parse(value) {
                 Some(workload) => args.workload = workload,
                 None => on_issue(bad(
                     "one of tasks, imbalance, sleep, pingpong, bench, burst",
                 )),
             },
-            "stats" => match parse_seconds_as_ms(value) {
+            keys::STATS => match parse_seconds_as_ms(value) {
                 Some(ms) if ms > 0 => args.stats_interval_ms = Some(ms),
                 _ => on_issue(bad("a positive number of seconds, e.g. 1")),
             },
-            "smp_fake_ap" => match value.parse::<u32>() {
+            keys::SMP_FAKE_AP => match value.parse::<u32>() {
                 Ok(apic_id) => args.smp_fake_ap = Some(apic_id),
                 Err(_) => on_issue(bad("an APIC id, e.g. 200")),
             },
-            "smp_late_ap" => match value.parse::<u32>() {
+            keys::SMP_LATE_AP => match value.parse::<u32>() {
                 Ok(index) if index > 0 => args.smp_late_ap = Some(index),
                 _ => on_issue(bad("the CPU index of an AP, e.g. 3")),
             },
@@ -313,15 +259,6 @@ mod tests {
         let (args, issues) = parse_collect("bogus=1 duration=0.5");
         assert_eq!(issues, [ArgIssue::UnknownKey { word: "bogus=1" }]);
         assert_eq!(args.duration_ms, Some(500));
-    }
-
-    #[test]
-    fn unknown_key_message_lists_valid_keys() {
-        let msg = ArgIssue::UnknownKey { word: "bogus=1" }.to_string();
-        assert_eq!(
-            msg,
-            "unknown kernel argument 'bogus=1' (valid keys: log, duration, test, smp_boot, smp_fake_ap, smp_late_ap, workload, stats)"
-        );
     }
 
     #[test]

@@ -4,8 +4,10 @@
 use core::sync::atomic::Ordering;
 
 use crate::arch::x86_64::{percpu, smp};
+use protocol::stats::{StatsCpu, StatsTotal};
+
 use crate::config::SCHED_HZ;
-use crate::{sched, time};
+use crate::{report, sched, time};
 
 /// How long [`settle_ipis`] waits at most: 100 ms plus 4 ms per online CPU.
 /// Under an emulator with many more virtual CPUs than host cores, a halted
@@ -46,13 +48,12 @@ pub fn cpus_online() -> usize {
 
 /// Prints the `[STATS]` block: a `total` line, then one line per online CPU.
 pub fn print() {
-    crate::report!(
-        "[STATS] total cpus_online={} cpus_expected={} cpus_late={} uptime_ms={}",
-        cpus_online(),
-        smp::expected_real_cpus(),
-        smp::late_aps(),
-        time::uptime_ms()
-    );
+    report::line(&StatsTotal {
+        cpus_online: cpus_online() as u64,
+        cpus_expected: u64::from(smp::expected_real_cpus()),
+        cpus_late: u64::from(smp::late_aps()),
+        uptime_ms: time::uptime_ms(),
+    });
     for index in smp::online_cpus() {
         let cpu = percpu::percpu_for(index);
         let c = &cpu.counters;
@@ -76,26 +77,25 @@ pub fn print() {
             .load(Ordering::Relaxed)
             .max(due_now.saturating_sub(ticks));
         let e = sched::core_stats(index).unwrap_or_default();
-        crate::report!(
-            "[STATS] cpu={index} apic_id={} ticks={} ticks_lost={} ticks_late={} timer_ms={timer_ms} polls={} tasks_run={} \
-             yields={} wakes_local={} wakes_remote={} ipi_sent={} ipi_received={} \
-             resched_ipis={} steals={} migrations={} idle_halts={} spurious={}",
-            cpu.apic_id(),
+        report::line(&StatsCpu {
+            cpu: index,
+            apic_id: cpu.apic_id(),
             ticks,
             ticks_lost,
-            cpu.ticks_late.load(Ordering::Relaxed),
-            e.polls,
-            e.tasks_run,
-            e.yields,
-            e.wakes_local,
-            e.wakes_remote,
-            c.ipi_sent.load(Ordering::Relaxed),
-            c.ipi_received.load(Ordering::Relaxed),
-            c.resched_ipis.load(Ordering::Relaxed),
-            e.steals,
-            e.migrations,
-            e.idle_halts,
-            c.spurious_interrupts.load(Ordering::Relaxed),
-        );
+            ticks_late: cpu.ticks_late.load(Ordering::Relaxed),
+            timer_ms,
+            polls: e.polls,
+            tasks_run: e.tasks_run,
+            yields: e.yields,
+            wakes_local: e.wakes_local,
+            wakes_remote: e.wakes_remote,
+            ipi_sent: c.ipi_sent.load(Ordering::Relaxed),
+            ipi_received: c.ipi_received.load(Ordering::Relaxed),
+            resched_ipis: c.resched_ipis.load(Ordering::Relaxed),
+            steals: e.steals,
+            migrations: e.migrations,
+            idle_halts: e.idle_halts,
+            spurious: c.spurious_interrupts.load(Ordering::Relaxed),
+        });
     }
 }

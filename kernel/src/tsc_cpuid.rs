@@ -464,13 +464,32 @@ impl CrossCheck {
 
 impl fmt::Display for CrossCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CPUID 0x15: ")?;
-        match self.cpuid.crystal {
-            Crystal::Absent(why) => write!(f, "{why}")?,
+        // The labels of the leaves are the protocol's (the host checks them).
+        let (leaf_15, leaf_16, leaf_40000010) = (
+            CrystalReport(self),
+            BaseReport(self),
+            HypervisorReport(self),
+        );
+        protocol::time::CpuidLeaves::<&dyn fmt::Display> {
+            leaf_15: &leaf_15,
+            leaf_16: &leaf_16,
+            leaf_40000010: &leaf_40000010,
+        }
+        .fmt(f)
+    }
+}
+
+/// What leaf 0x15 says, in the cross-check's words.
+struct CrystalReport<'a>(&'a CrossCheck);
+
+impl fmt::Display for CrystalReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.cpuid.crystal {
+            Crystal::Absent(why) => write!(f, "{why}"),
             Crystal::RatioOnly {
                 numerator,
                 denominator,
-            } => write!(f, "ratio {numerator}/{denominator}, crystal not enumerated")?,
+            } => write!(f, "ratio {numerator}/{denominator}, crystal not enumerated"),
             Crystal::Rate {
                 crystal_hz,
                 numerator,
@@ -482,20 +501,34 @@ impl fmt::Display for CrossCheck {
                     "{} = {} × {numerator}/{denominator} ({})",
                     Mhz(hz),
                     Mhz(u64::from(crystal_hz)),
-                    self.deviation(hz)
-                )?;
+                    self.0.deviation(hz)
+                )
             }
         }
-        f.write_str("; 0x16: ")?;
-        match self.cpuid.base {
-            BaseFrequency::Absent(why) => write!(f, "{why}")?,
+    }
+}
+
+/// What leaf 0x16 says.
+struct BaseReport<'a>(&'a CrossCheck);
+
+impl fmt::Display for BaseReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.cpuid.base {
+            BaseFrequency::Absent(why) => write!(f, "{why}"),
             BaseFrequency::Mhz(mhz) => {
                 let hz = u64::from(mhz) * 1_000_000;
-                write!(f, "{} base ({})", Mhz(hz), self.deviation(hz))?;
+                write!(f, "{} base ({})", Mhz(hz), self.0.deviation(hz))
             }
         }
-        f.write_str("; 0x40000010: ")?;
-        match self.cpuid.hypervisor {
+    }
+}
+
+/// What leaf 0x40000010 says.
+struct HypervisorReport<'a>(&'a CrossCheck);
+
+impl fmt::Display for HypervisorReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.cpuid.hypervisor {
             HypervisorTiming::Absent(why) => write!(f, "{why}"),
             HypervisorTiming::Rate {
                 vendor,
@@ -508,7 +541,7 @@ impl fmt::Display for CrossCheck {
                     "{} from {vendor}, bus {} ({})",
                     Mhz(hz),
                     Mhz(u64::from(bus_khz) * 1000),
-                    self.deviation(hz)
+                    self.0.deviation(hz)
                 )
             }
         }

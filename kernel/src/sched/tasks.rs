@@ -8,8 +8,10 @@
 use executor::{Executor, Priority, yield_now};
 
 use super::KernelPlatform;
+use protocol::sched::TaskRan;
+
 use crate::arch::x86_64::percpu;
-use crate::time;
+use crate::{report, time};
 
 /// How often a task may print its `run` line.
 const LOG_INTERVAL_NS: u64 = 100_000_000;
@@ -39,7 +41,7 @@ async fn named_task(name: &'static str, work: u32) {
             last_log_ns = now;
             if log::log_enabled!(target: "SCHED", log::Level::Info) {
                 let core = percpu::percpu_current().index();
-                crate::report!("[SCHED][core{core}] run {name}");
+                report::line(&TaskRan { core, name });
             }
         }
         yield_now().await;
