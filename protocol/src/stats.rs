@@ -158,7 +158,8 @@ impl fmt::Display for StatsBlock<'_> {
     }
 }
 
-crate::report!([] StatsTotal, [] StatsCpu, ['a] StatsBlock<'a>);
+// Only the block is a `Report`: the kernel cannot print a lone line of it.
+crate::report!(['a] StatsBlock<'a>);
 
 /// A `[STATS]` line in a [`StatsReader`]'s stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
