@@ -16,8 +16,14 @@ pub fn line(line: &impl Report) {
     console::write(format_args!("{line}\n"));
 }
 
-/// Prints a checked line on a fatal path (panic, exception, verdict),
-/// breaking the console lock if its holder does not let go.
+/// Prints a checked line on a fatal path (panic, exception), breaking the
+/// console lock if its holder does not let go.
 pub fn emergency(line: &impl Report) {
     console::emergency(format_args!("{line}\n"));
+}
+
+/// Prints the run's last line (the verdict) like [`emergency`], and keeps
+/// the console, so that it stays the last line.
+pub fn last(line: &impl Report) {
+    console::last(format_args!("{line}\n"));
 }

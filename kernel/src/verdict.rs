@@ -28,6 +28,6 @@ fn end(code: ExitCode) -> ! {
     if ENDING.swap(true, Ordering::AcqRel) {
         qemu::exit(ExitCode::Failure);
     }
-    report::emergency(&Exit(code));
+    report::last(&Exit(code));
     qemu::exit(code)
 }
