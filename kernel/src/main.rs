@@ -40,7 +40,9 @@ use bootloader_api::{BootInfo, entry_point};
 use kernel::cmdline::{self, KernelArgs, SmpBoot};
 use kernel::config;
 use kernel::{tsc_cpuid, tsc_windows};
+use protocol::boot::ArgWarning;
 use protocol::fatal::Panic;
+use protocol::time::Tsc;
 use x86_64::VirtAddr;
 
 use crate::arch::x86_64::{
@@ -86,8 +88,9 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         Some(text) => log::info!(target: "BOOT", "kernel args: \"{}\"", text.trim()),
         None => log::warn!(target: "BOOT", "kernel args are not UTF-8: ignored"),
     }
+    // Printed whatever the log level: `log=` itself may be the bad word.
     cmdline::parse(cmdline_text.unwrap_or(""), |issue| {
-        log::warn!(target: "BOOT", "{issue}");
+        report::line(&ArgWarning(issue));
     });
 
     init_memory(boot_info);
@@ -159,13 +162,13 @@ fn init_time() {
         measured_hz: c.hz,
         cpuid: tsc_cpuid::decode(&raw),
     };
-    log::info!(
-        target: "TIME",
-        "TSC {} ±{} (PIT, least disturbed of {} windows); {check}",
-        tsc_cpuid::Mhz(c.hz),
-        tsc_cpuid::UnsignedPercent(c.error_ppm),
-        c.windows
-    );
+    let leaves = check.leaves();
+    report::line(&Tsc::<&dyn fmt::Display> {
+        mhz: &tsc_cpuid::Mhz(c.hz),
+        error: &tsc_cpuid::UnsignedPercent(c.error_ppm),
+        windows: c.windows as u32,
+        cpuid: leaves.as_dyn(),
+    });
     if c.error_ppm > tsc_windows::BOUND_PPM {
         log::warn!(
             target: "TIME",

@@ -18,6 +18,18 @@ pub struct CpuidLeaves<D> {
     pub leaf_40000010: D,
 }
 
+impl<D: fmt::Display> CpuidLeaves<D> {
+    /// The same texts behind `&dyn Display`, to fill a [`Tsc`] whose other
+    /// parts have other types.
+    pub fn as_dyn(&self) -> CpuidLeaves<&dyn fmt::Display> {
+        CpuidLeaves {
+            leaf_15: &self.leaf_15,
+            leaf_16: &self.leaf_16,
+            leaf_40000010: &self.leaf_40000010,
+        }
+    }
+}
+
 impl<D: fmt::Display> fmt::Display for CpuidLeaves<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

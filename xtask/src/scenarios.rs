@@ -256,6 +256,18 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: DURATION_RUN,
     },
     Scenario {
+        // Every line the host checks is printed whatever the log level:
+        // `log=` filters only free-text lines.
+        name: "boot-bios-smp4-log-warn",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=2", "log=warn"],
+        timeout_secs: 60,
+        qemu_args: &[],
+        x2apic: false,
+        expect: DURATION_RUN,
+    },
+    Scenario {
         // Under -icount, guest time follows the instructions executed, not
         // the host's clock: no tick can be lost to load, so the tick count
         // must be exact. This is where a timer at the wrong rate cannot hide.
