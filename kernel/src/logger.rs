@@ -1,6 +1,7 @@
 //! The `log` facade's backend: every record becomes one console line.
 //!
-//! Format: `[TARGET] LEVEL message`, where the level word is left out at
+//! Format (`protocol::log::Log`, shared with the checked warnings):
+//! `[TARGET] LEVEL message`, where the level word is left out at
 //! `info` (the normal progress lines) and at `debug` (opt-in detail lines
 //! such as `[SCHED] send RESCHED IPI → coreN`, which keep the seed plan's form). Kernel code names its subsystem as the
 //! target, so lines read `[BOOT] ...`, `[MEM] ...`, `[SMP] WARN ...`:
@@ -20,6 +21,7 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use crate::arch::x86_64::console;
 use kernel::cmdline::LogLevel;
+use protocol::log as log_form;
 
 struct ConsoleLogger;
 
@@ -35,17 +37,18 @@ impl Log for ConsoleLogger {
             return;
         }
         let level = match record.level() {
-            Level::Error => "ERROR ",
-            Level::Warn => "WARN ",
-            Level::Info => "",
-            Level::Debug => "",
-            Level::Trace => "TRACE ",
+            Level::Error => log_form::Level::Error,
+            Level::Warn => log_form::Level::Warn,
+            Level::Info => log_form::Level::Info,
+            Level::Debug => log_form::Level::Debug,
+            Level::Trace => log_form::Level::Trace,
         };
-        console::write(format_args!(
-            "[{}] {level}{}\n",
-            record.target(),
-            record.args()
-        ));
+        let line = log_form::Log {
+            target: record.target(),
+            level,
+            message: record.args(),
+        };
+        console::write(format_args!("{line}\n"));
     }
 
     fn flush(&self) {}
