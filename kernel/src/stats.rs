@@ -2,13 +2,13 @@
 //! run, one `key=value` line per scope (`docs/kernel-interface.md` §2),
 //! printed as one unit.
 
+use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use crate::arch::x86_64::{percpu, smp};
-use alloc::vec::Vec;
-
+use executor::CoreStats;
 use protocol::stats::{StatsBlock, StatsCpu, StatsTotal};
 
+use crate::arch::x86_64::{percpu, smp};
 use crate::config::SCHED_HZ;
 use crate::{report, sched, time};
 
@@ -83,7 +83,20 @@ pub fn print() {
             .ticks_lost
             .load(Ordering::Relaxed)
             .max(due_now.saturating_sub(ticks));
-        let e = sched::core_stats(index).unwrap_or_default();
+        // Every executor counter goes into the line: a counter added to
+        // `CoreStats` does not compile here until it is printed.
+        let CoreStats {
+            polls,
+            tasks_run,
+            yields,
+            wakes_local,
+            wakes_remote,
+            steals,
+            migrations,
+            idle_halts,
+            resched_requested,
+            lifo_polls,
+        } = sched::core_stats(index).unwrap_or_default();
         cpus.push(StatsCpu {
             cpu: index,
             apic_id: cpu.apic_id(),
@@ -91,18 +104,20 @@ pub fn print() {
             ticks_lost,
             ticks_late: cpu.ticks_late.load(Ordering::Relaxed),
             timer_ms,
-            polls: e.polls,
-            tasks_run: e.tasks_run,
-            yields: e.yields,
-            wakes_local: e.wakes_local,
-            wakes_remote: e.wakes_remote,
+            polls,
+            tasks_run,
+            yields,
+            wakes_local,
+            wakes_remote,
             ipi_sent: c.ipi_sent.load(Ordering::Relaxed),
             ipi_received: c.ipi_received.load(Ordering::Relaxed),
             resched_ipis: c.resched_ipis.load(Ordering::Relaxed),
-            steals: e.steals,
-            migrations: e.migrations,
-            idle_halts: e.idle_halts,
+            steals,
+            migrations,
+            idle_halts,
             spurious: c.spurious_interrupts.load(Ordering::Relaxed),
+            resched_requested,
+            lifo_polls,
         });
     }
     let total = StatsTotal {

@@ -114,6 +114,12 @@ counters! {
     idle_halts => IdleHalts,
     /// Spurious interrupts.
     spurious => Spurious,
+    /// RESCHEDULE IPIs the executor asked for to wake this CPU (the
+    /// kernel's latch sends at most one at a time, so `resched_ipis` can be
+    /// fewer).
+    resched_requested => ReschedRequested,
+    /// Polls of a task taken from the LIFO slot.
+    lifo_polls => LifoPolls,
 }
 
 impl StatsCpu {

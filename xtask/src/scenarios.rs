@@ -460,6 +460,10 @@ pub const SCENARIOS: &[Scenario] = &[
                 counters: &[Counter::ReschedIpis],
                 min: 1,
             },
+            Expect::SumAtLeast {
+                counters: &[Counter::ReschedRequested],
+                min: 1,
+            },
         ],
     },
     Scenario {
