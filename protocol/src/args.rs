@@ -57,6 +57,16 @@ pub enum ArgIssue<'a> {
         /// What the key accepts.
         expected: &'a str,
     },
+    /// A key given more than once: its last valid value wins.
+    Repeated {
+        /// The key.
+        key: &'a str,
+        /// How often it was given.
+        times: u32,
+        /// The word that took effect; `None` if no value was valid, so the
+        /// default stands.
+        wins: Option<&'a str>,
+    },
 }
 
 impl fmt::Display for ArgIssue<'_> {
@@ -76,6 +86,16 @@ impl fmt::Display for ArgIssue<'_> {
             Self::BadValue { word, expected } => {
                 write!(f, "kernel argument '{word}': expected {expected}")
             }
+            Self::Repeated { key, times, wins } => {
+                match times {
+                    2 => write!(f, "kernel argument '{key}' given twice")?,
+                    _ => write!(f, "kernel argument '{key}' given {times} times")?,
+                }
+                match wins {
+                    Some(word) => write!(f, ": '{word}' wins"),
+                    None => f.write_str(", no value valid: the default stands"),
+                }
+            }
         }
     }
 }
@@ -83,6 +103,28 @@ impl fmt::Display for ArgIssue<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_key_names_the_winner() {
+        let twice = ArgIssue::Repeated {
+            key: DURATION,
+            times: 2,
+            wins: Some("duration=3"),
+        };
+        assert_eq!(
+            twice.to_string(),
+            "kernel argument 'duration' given twice: 'duration=3' wins"
+        );
+        let none = ArgIssue::Repeated {
+            key: LOG,
+            times: 3,
+            wins: None,
+        };
+        assert_eq!(
+            none.to_string(),
+            "kernel argument 'log' given 3 times, no value valid: the default stands"
+        );
+    }
 
     #[test]
     fn unknown_key_message_lists_valid_keys() {

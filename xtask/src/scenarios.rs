@@ -576,16 +576,23 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: DURATION_RUN,
     },
     Scenario {
-        name: "args-unknown-key-warns",
+        name: "args-warnings",
         smp: 1,
         firmware: Firmware::Bios,
-        kernel_args: &["bogus=1", "duration=0.5"],
+        kernel_args: &["bogus=1", "duration=9", "duration=0.5"],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::ArgWarning(ArgIssue::UnknownKey { word: "bogus=1" }),
+            Expect::ArgWarning(ArgIssue::Repeated {
+                key: "duration",
+                times: 2,
+                wins: Some("duration=0.5"),
+            }),
+            // The winner took effect: a 9 s run would have hit the timeout.
+            Expect::Within(Duration::from_secs(30)),
         ],
     },
     Scenario {
