@@ -8,19 +8,8 @@
 //! The parser does not allocate: it runs before the heap exists, so that `log=`
 //! can apply to the very first line the kernel prints.
 
-use core::fmt;
-
-/// Every key the kernel understands, in the order the warning lists them.
-pub const VALID_KEYS: &[&str] = &[
-    "log",
-    "duration",
-    "test",
-    "smp_boot",
-    "smp_fake_ap",
-    "smp_late_ap",
-    "workload",
-    "stats",
-];
+use protocol::args as keys;
+pub use protocol::args::{ArgIssue, VALID_KEYS};
 
 /// How verbose the kernel log is (`log=<level>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -136,96 +125,77 @@ impl Default for KernelArgs<'_> {
     }
 }
 
-/// A word of the command line that was not understood. The key keeps its default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArgIssue<'a> {
-    /// The key is not one of [`VALID_KEYS`].
-    UnknownKey {
-        /// The whole word, e.g. `bogus=1`.
-        word: &'a str,
-    },
-    /// A word without `=`.
-    NotKeyValue {
-        /// The word.
-        word: &'a str,
-    },
-    /// A known key with a value it cannot take.
-    BadValue {
-        /// The whole word.
-        word: &'a str,
-        /// What the key accepts.
-        expected: &'static str,
-    },
-}
-
-impl fmt::Display for ArgIssue<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::UnknownKey { word } => {
-                write!(f, "unknown kernel argument '{word}' (valid keys: ")?;
-                for (i, key) in VALID_KEYS.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { ", " };
-                    write!(f, "{sep}{key}")?;
-                }
-                f.write_str(")")
-            }
-            Self::NotKeyValue { word } => {
-                write!(f, "kernel argument '{word}' is not of the form key=value")
-            }
-            Self::BadValue { word, expected } => {
-                write!(f, "kernel argument '{word}': expected {expected}")
-            }
-        }
-    }
-}
-
-/// Parses `text`, reporting each word it cannot use to `on_issue`.
+/// Parses `text`, reporting each word it cannot use to `on_issue`. A key
+/// given more than once keeps its last valid value; after the words, one
+/// [`ArgIssue::Repeated`] per such key names the word that won.
 pub fn parse<'a>(text: &'a str, mut on_issue: impl FnMut(ArgIssue<'a>)) -> KernelArgs<'a> {
     let mut args = KernelArgs::default();
+    // Per key of `VALID_KEYS`: how often it came, and the word that took effect.
+    let mut seen: [(u32, Option<&'a str>); VALID_KEYS.len()] = [(0, None); VALID_KEYS.len()];
     for word in text.split_ascii_whitespace() {
         let Some((key, value)) = word.split_once('=') else {
             on_issue(ArgIssue::NotKeyValue { word });
             continue;
         };
-        let bad = |expected| ArgIssue::BadValue { word, expected };
-        match key {
-            "log" => match LogLevel::parse(value) {
-                Some(level) => args.log = level,
-                None => on_issue(bad("one of off, error, warn, info, debug, trace")),
-            },
-            "duration" => match parse_seconds_as_ms(value) {
-                Some(ms) => args.duration_ms = Some(ms),
-                None => on_issue(bad("seconds, e.g. 2 or 0.5")),
-            },
-            "test" if value.is_empty() => on_issue(bad("a test-name filter or 'all'")),
-            "test" => args.test = Some(value),
-            "smp_boot" => match value {
-                "serial" => args.smp_boot = SmpBoot::Serial,
-                "parallel" => args.smp_boot = SmpBoot::Parallel,
-                _ => on_issue(bad("serial or parallel")),
-            },
-            "workload" => match Workload::parse(value) {
-                Some(workload) => args.workload = workload,
-                None => on_issue(bad(
-                    "one of tasks, imbalance, sleep, pingpong, bench, burst",
-                )),
-            },
-            "stats" => match parse_seconds_as_ms(value) {
-                Some(ms) if ms > 0 => args.stats_interval_ms = Some(ms),
-                _ => on_issue(bad("a positive number of seconds, e.g. 1")),
-            },
-            "smp_fake_ap" => match value.parse::<u32>() {
-                Ok(apic_id) => args.smp_fake_ap = Some(apic_id),
-                Err(_) => on_issue(bad("an APIC id, e.g. 200")),
-            },
-            "smp_late_ap" => match value.parse::<u32>() {
-                Ok(index) if index > 0 => args.smp_late_ap = Some(index),
-                _ => on_issue(bad("the CPU index of an AP, e.g. 3")),
-            },
-            _ => on_issue(ArgIssue::UnknownKey { word }),
+        let Some(index) = VALID_KEYS.iter().position(|valid| *valid == key) else {
+            on_issue(ArgIssue::UnknownKey { word });
+            continue;
+        };
+        let (times, wins) = &mut seen[index];
+        *times += 1;
+        match apply(&mut args, key, value) {
+            Ok(()) => *wins = Some(word),
+            Err(expected) => on_issue(ArgIssue::BadValue { word, expected }),
+        }
+    }
+    for (&key, &(times, wins)) in VALID_KEYS.iter().zip(&seen) {
+        if times > 1 {
+            on_issue(ArgIssue::Repeated { key, times, wins });
         }
     }
     args
+}
+
+/// Sets the argument `key` (one of [`VALID_KEYS`]) to `value`, or says what
+/// the key accepts.
+fn apply<'a>(args: &mut KernelArgs<'a>, key: &str, value: &'a str) -> Result<(), &'static str> {
+    match key {
+        keys::LOG => {
+            args.log =
+                LogLevel::parse(value).ok_or("one of off, error, warn, info, debug, trace")?;
+        }
+        keys::DURATION => {
+            args.duration_ms = Some(parse_seconds_as_ms(value).ok_or("seconds, e.g. 2 or 0.5")?);
+        }
+        keys::TEST if value.is_empty() => return Err("a test-name filter or 'all'"),
+        keys::TEST => args.test = Some(value),
+        keys::SMP_BOOT => {
+            args.smp_boot = match value {
+                "serial" => SmpBoot::Serial,
+                "parallel" => SmpBoot::Parallel,
+                _ => return Err("serial or parallel"),
+            };
+        }
+        keys::WORKLOAD => {
+            args.workload = Workload::parse(value)
+                .ok_or("one of tasks, imbalance, sleep, pingpong, bench, burst")?;
+        }
+        keys::STATS => match parse_seconds_as_ms(value) {
+            Some(ms) if ms > 0 => args.stats_interval_ms = Some(ms),
+            _ => return Err("a positive number of seconds, e.g. 1"),
+        },
+        keys::SMP_FAKE_AP => {
+            args.smp_fake_ap = Some(value.parse().map_err(|_| "an APIC id, e.g. 200")?);
+        }
+        keys::SMP_LATE_AP => match value.parse::<u32>() {
+            Ok(index) if index > 0 => args.smp_late_ap = Some(index),
+            _ => return Err("the CPU index of an AP, e.g. 3"),
+        },
+        // `parse` passes only keys of `VALID_KEYS`, and each has an arm
+        // (`every_valid_key_is_applied`).
+        _ => return Err("a known key"),
+    }
+    Ok(())
 }
 
 /// Parses a decimal number of seconds (`2`, `0.5`, `1.250`) into milliseconds.
@@ -278,9 +248,69 @@ mod tests {
     }
 
     #[test]
-    fn later_words_override_earlier_ones() {
-        let (args, _) = parse_collect("log=warn log=trace");
+    fn later_words_override_earlier_ones_with_a_warning() {
+        let (args, issues) = parse_collect("log=warn duration=1 log=trace");
         assert_eq!(args.log, LogLevel::Trace);
+        assert_eq!(
+            issues,
+            [ArgIssue::Repeated {
+                key: "log",
+                times: 2,
+                wins: Some("log=trace")
+            }]
+        );
+    }
+
+    #[test]
+    fn a_bad_repeat_does_not_win() {
+        let (args, issues) = parse_collect("duration=2 log=warn duration=soon duration=3");
+        assert_eq!(args.duration_ms, Some(3000));
+        assert_eq!(issues.len(), 2, "{issues:?}");
+        assert!(matches!(
+            issues[0],
+            ArgIssue::BadValue {
+                word: "duration=soon",
+                ..
+            }
+        ));
+        assert_eq!(
+            issues[1],
+            ArgIssue::Repeated {
+                key: "duration",
+                times: 3,
+                wins: Some("duration=3")
+            }
+        );
+        // The last valid value wins, not the last word.
+        let (args, issues) = parse_collect("workload=sleep workload=chaos");
+        assert_eq!(args.workload, Workload::Sleep);
+        assert_eq!(
+            issues[1],
+            ArgIssue::Repeated {
+                key: "workload",
+                times: 2,
+                wins: Some("workload=sleep")
+            }
+        );
+        // No valid value at all: the default wins.
+        let (args, issues) = parse_collect("stats=0 stats=x");
+        assert_eq!(args.stats_interval_ms, None);
+        assert_eq!(
+            issues[2],
+            ArgIssue::Repeated {
+                key: "stats",
+                times: 2,
+                wins: None
+            }
+        );
+    }
+
+    #[test]
+    fn every_valid_key_is_applied() {
+        for key in VALID_KEYS {
+            let mut args = KernelArgs::default();
+            assert_ne!(apply(&mut args, key, "x"), Err("a known key"), "{key}");
+        }
     }
 
     #[test]
@@ -313,15 +343,6 @@ mod tests {
         let (args, issues) = parse_collect("bogus=1 duration=0.5");
         assert_eq!(issues, [ArgIssue::UnknownKey { word: "bogus=1" }]);
         assert_eq!(args.duration_ms, Some(500));
-    }
-
-    #[test]
-    fn unknown_key_message_lists_valid_keys() {
-        let msg = ArgIssue::UnknownKey { word: "bogus=1" }.to_string();
-        assert_eq!(
-            msg,
-            "unknown kernel argument 'bogus=1' (valid keys: log, duration, test, smp_boot, smp_fake_ap, smp_late_ap, workload, stats)"
-        );
     }
 
     #[test]
@@ -368,7 +389,8 @@ mod tests {
         assert_eq!((args.smp_late_ap, issues.len()), (Some(3), 0));
         // Index 0 is the BSP, which is never late.
         let (args, issues) = parse_collect("smp_late_ap=0 smp_late_ap=x");
-        assert_eq!((args.smp_late_ap, issues.len()), (None, 2));
+        assert_eq!((args.smp_late_ap, issues.len()), (None, 3));
+        assert!(matches!(issues[2], ArgIssue::Repeated { wins: None, .. }));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Build-time configuration of the kernel.
 
 /// Scheduler tick rate: how often the Local APIC timer interrupts each core.
-pub const SCHED_HZ: u32 = 100;
+/// Defined in `protocol`, because the host must know it too.
+pub use protocol::SCHED_HZ;
 
 /// The most CPUs the kernel manages. Per-CPU tables are sized by it; CPUs that
 /// the firmware lists beyond it are reported and left offline. 512 is past

@@ -20,7 +20,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::{time, verdict};
+use protocol::ktest::Ktest;
+
+use crate::{report, time, verdict};
 
 /// What a test returns: `Err` carries the reason, printed after `reason=`.
 pub type TestResult = Result<(), String>;
@@ -109,25 +111,31 @@ fn selected(test: &KernelTest, filter: &str) -> bool {
 pub fn run(filter: &str) -> ! {
     let mut tests: Vec<&KernelTest> = registry().iter().filter(|t| selected(t, filter)).collect();
     tests.sort_by_key(|t| t.name);
-    crate::report!("[KTEST] begin count={} filter={filter}", tests.len());
+    report::line(&Ktest::Begin {
+        count: tests.len() as u64,
+        filter,
+    });
     let mut failed = 0;
     for test in &tests {
         let name = short_name(test);
-        crate::report!("[KTEST] run name={name}");
+        report::line(&Ktest::Run { name });
         let start = time::uptime_ns();
         match (test.run)() {
             Ok(()) => {
                 let us = (time::uptime_ns() - start) / 1000;
-                crate::report!("[KTEST] pass name={name} us={us}");
+                report::line(&Ktest::Pass { name, us });
             }
             Err(reason) => {
                 failed += 1;
-                crate::report!("[KTEST] fail name={name} reason={reason}");
+                report::line(&Ktest::Fail {
+                    name,
+                    reason: &reason,
+                });
             }
         }
     }
-    let passed = tests.len() - failed;
-    crate::report!("[KTEST] end passed={passed} failed={failed}");
+    let passed = tests.len() as u64 - failed;
+    report::line(&Ktest::End { passed, failed });
     if tests.is_empty() {
         log::error!(target: "KTEST", "no test matches filter '{filter}'");
         verdict::fail();

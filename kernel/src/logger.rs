@@ -1,6 +1,7 @@
 //! The `log` facade's backend: every record becomes one console line.
 //!
-//! Format: `[TARGET] LEVEL message`, where the level word is left out at
+//! Format (`protocol::log::Log`, shared with the checked warnings):
+//! `[TARGET] LEVEL message`, where the level word is left out at
 //! `info` (the normal progress lines) and at `debug` (opt-in detail lines
 //! such as `[SCHED] send RESCHED IPI → coreN`, which keep the seed plan's form). Kernel code names its subsystem as the
 //! target, so lines read `[BOOT] ...`, `[MEM] ...`, `[SMP] WARN ...`:
@@ -11,11 +12,16 @@
 //!
 //! Records of dependencies carry their module path as target
 //! (`[acpi::madt] WARN ...`). The level comes from the `log=` kernel argument.
+//!
+//! Only free-text lines come through here. The lines the host checks are
+//! `protocol` types printed by [`crate::report`] whatever the level, so that
+//! `log=warn` (or `off`) cannot hide them.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use crate::arch::x86_64::console;
 use kernel::cmdline::LogLevel;
+use protocol::log as log_form;
 
 struct ConsoleLogger;
 
@@ -31,17 +37,18 @@ impl Log for ConsoleLogger {
             return;
         }
         let level = match record.level() {
-            Level::Error => "ERROR ",
-            Level::Warn => "WARN ",
-            Level::Info => "",
-            Level::Debug => "",
-            Level::Trace => "TRACE ",
+            Level::Error => log_form::Level::Error,
+            Level::Warn => log_form::Level::Warn,
+            Level::Info => log_form::Level::Info,
+            Level::Debug => log_form::Level::Debug,
+            Level::Trace => log_form::Level::Trace,
         };
-        console::write(format_args!(
-            "[{}] {level}{}\n",
-            record.target(),
-            record.args()
-        ));
+        let line = log_form::Log {
+            target: record.target(),
+            level,
+            message: record.args(),
+        };
+        console::write(format_args!("{line}\n"));
     }
 
     fn flush(&self) {}

@@ -26,11 +26,13 @@ mod arch;
 mod ktest;
 mod logger;
 mod memory;
+mod report;
 mod sched;
 mod stats;
 mod time;
 mod verdict;
 
+use core::fmt;
 use core::panic::PanicInfo;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
@@ -38,21 +40,15 @@ use bootloader_api::{BootInfo, entry_point};
 use kernel::cmdline::{self, KernelArgs, SmpBoot};
 use kernel::config;
 use kernel::{tsc_cpuid, tsc_windows};
+use protocol::boot::ArgWarning;
+use protocol::fatal::Panic;
+use protocol::time::Tsc;
 use x86_64::VirtAddr;
 
 use crate::arch::x86_64::{
     acpi, apic, console, gdt, interrupts, lock_hooks, paging, percpu, smp, tsc,
 };
 use crate::memory::BootMode;
-
-/// Prints a line of the kernel ⇄ host protocol (`docs/kernel-interface.md`),
-/// whatever the log level.
-#[macro_export]
-macro_rules! report {
-    ($($arg:tt)*) => {
-        $crate::arch::x86_64::console::write(format_args!("{}\n", format_args!($($arg)*)))
-    };
-}
 
 /// What the kernel asks of the bootloader.
 const BOOTLOADER_CONFIG: BootloaderConfig = {
@@ -83,12 +79,11 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     let args = cmdline::parse(cmdline_text.unwrap_or(""), |_| {});
     logger::init(args.log);
     let regions: &'static [_] = &boot_info.memory_regions;
-    report!(
-        "[BOOT] kernel v{} mode={} usable_memory={}MiB",
-        config::VERSION,
-        BootMode::detect(regions).name(),
-        memory::usable_bytes(regions) >> 20
-    );
+    report::line(&protocol::boot::Boot {
+        version: config::VERSION,
+        mode: BootMode::detect(regions).protocol(),
+        usable_memory_mib: memory::usable_bytes(regions) >> 20,
+    });
     if !console_ok {
         log::warn!(target: "BOOT", "COM1 did not initialise cleanly");
     }
@@ -96,8 +91,9 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         Some(text) => log::info!(target: "BOOT", "kernel args: \"{}\"", text.trim()),
         None => log::warn!(target: "BOOT", "kernel args are not UTF-8: ignored"),
     }
+    // Printed whatever the log level: `log=` itself may be the bad word.
     cmdline::parse(cmdline_text.unwrap_or(""), |issue| {
-        log::warn!(target: "BOOT", "{issue}");
+        report::line(&ArgWarning(issue));
     });
 
     init_memory(boot_info);
@@ -169,13 +165,13 @@ fn init_time() {
         measured_hz: c.hz,
         cpuid: tsc_cpuid::decode(&raw),
     };
-    log::info!(
-        target: "TIME",
-        "TSC {} ±{} (PIT, least disturbed of {} windows); {check}",
-        tsc_cpuid::Mhz(c.hz),
-        tsc_cpuid::UnsignedPercent(c.error_ppm),
-        c.windows
-    );
+    let leaves = check.leaves();
+    report::line(&Tsc::<&dyn fmt::Display> {
+        mhz: &tsc_cpuid::Mhz(c.hz),
+        error: &tsc_cpuid::UnsignedPercent(c.error_ppm),
+        windows: c.windows as u32,
+        cpuid: leaves.as_dyn(),
+    });
     if c.error_ppm > tsc_windows::BOUND_PPM {
         log::warn!(
             target: "TIME",
@@ -203,12 +199,16 @@ fn panic(info: &PanicInfo<'_>) -> ! {
     let context = percpu::report_context();
     let message = info.message();
     match info.location() {
-        Some(at) => console::emergency(format_args!(
-            "[PANIC] {context} {message} at {}:{}\n",
-            at.file(),
-            at.line()
-        )),
-        None => console::emergency(format_args!("[PANIC] {context} {message} at <unknown>\n")),
+        Some(at) => report::emergency(&Panic::<&dyn fmt::Display> {
+            context,
+            message: &message,
+            location: &format_args!("{}:{}", at.file(), at.line()),
+        }),
+        None => report::emergency(&Panic::<&dyn fmt::Display> {
+            context,
+            message: &message,
+            location: &"<unknown>",
+        }),
     }
     verdict::fail()
 }

@@ -79,6 +79,8 @@
 
 use core::fmt;
 
+use protocol::time::CpuidLeaves;
+
 /// One CPUID leaf's output registers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Regs {
@@ -462,55 +464,84 @@ impl CrossCheck {
     }
 }
 
+impl CrossCheck {
+    /// What each leaf says, in the shape of the `[TIME]` line
+    /// (`protocol::time`, whose labels the host checks).
+    pub fn leaves(&self) -> CpuidLeaves<LeafReport<'_>> {
+        CpuidLeaves {
+            leaf_15: LeafReport::Crystal(self),
+            leaf_16: LeafReport::Base(self),
+            leaf_40000010: LeafReport::Hypervisor(self),
+        }
+    }
+}
+
 impl fmt::Display for CrossCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CPUID 0x15: ")?;
-        match self.cpuid.crystal {
-            Crystal::Absent(why) => write!(f, "{why}")?,
-            Crystal::RatioOnly {
-                numerator,
-                denominator,
-            } => write!(f, "ratio {numerator}/{denominator}, crystal not enumerated")?,
-            Crystal::Rate {
-                crystal_hz,
-                numerator,
-                denominator,
-            } => {
-                let hz = ratio_hz(crystal_hz, numerator, denominator);
-                write!(
-                    f,
-                    "{} = {} × {numerator}/{denominator} ({})",
-                    Mhz(hz),
-                    Mhz(u64::from(crystal_hz)),
-                    self.deviation(hz)
-                )?;
-            }
-        }
-        f.write_str("; 0x16: ")?;
-        match self.cpuid.base {
-            BaseFrequency::Absent(why) => write!(f, "{why}")?,
-            BaseFrequency::Mhz(mhz) => {
-                let hz = u64::from(mhz) * 1_000_000;
-                write!(f, "{} base ({})", Mhz(hz), self.deviation(hz))?;
-            }
-        }
-        f.write_str("; 0x40000010: ")?;
-        match self.cpuid.hypervisor {
-            HypervisorTiming::Absent(why) => write!(f, "{why}"),
-            HypervisorTiming::Rate {
-                vendor,
-                tsc_khz,
-                bus_khz,
-            } => {
-                let hz = u64::from(tsc_khz) * 1000;
-                write!(
-                    f,
-                    "{} from {vendor}, bus {} ({})",
-                    Mhz(hz),
-                    Mhz(u64::from(bus_khz) * 1000),
-                    self.deviation(hz)
-                )
-            }
+        self.leaves().fmt(f)
+    }
+}
+
+/// What one leaf says, in the cross-check's words (`2592 MHz = 24 MHz ×
+/// 216/2 (-0.160 %)`, `absent (max leaf 0xd)`).
+#[derive(Clone, Copy, Debug)]
+pub enum LeafReport<'a> {
+    /// Leaf 0x15.
+    Crystal(&'a CrossCheck),
+    /// Leaf 0x16.
+    Base(&'a CrossCheck),
+    /// Leaf 0x40000010.
+    Hypervisor(&'a CrossCheck),
+}
+
+impl fmt::Display for LeafReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Crystal(check) => match check.cpuid.crystal {
+                Crystal::Absent(why) => write!(f, "{why}"),
+                Crystal::RatioOnly {
+                    numerator,
+                    denominator,
+                } => write!(f, "ratio {numerator}/{denominator}, crystal not enumerated"),
+                Crystal::Rate {
+                    crystal_hz,
+                    numerator,
+                    denominator,
+                } => {
+                    let hz = ratio_hz(crystal_hz, numerator, denominator);
+                    write!(
+                        f,
+                        "{} = {} × {numerator}/{denominator} ({})",
+                        Mhz(hz),
+                        Mhz(u64::from(crystal_hz)),
+                        check.deviation(hz)
+                    )
+                }
+            },
+            Self::Base(check) => match check.cpuid.base {
+                BaseFrequency::Absent(why) => write!(f, "{why}"),
+                BaseFrequency::Mhz(mhz) => {
+                    let hz = u64::from(mhz) * 1_000_000;
+                    write!(f, "{} base ({})", Mhz(hz), check.deviation(hz))
+                }
+            },
+            Self::Hypervisor(check) => match check.cpuid.hypervisor {
+                HypervisorTiming::Absent(why) => write!(f, "{why}"),
+                HypervisorTiming::Rate {
+                    vendor,
+                    tsc_khz,
+                    bus_khz,
+                } => {
+                    let hz = u64::from(tsc_khz) * 1000;
+                    write!(
+                        f,
+                        "{} from {vendor}, bus {} ({})",
+                        Mhz(hz),
+                        Mhz(u64::from(bus_khz) * 1000),
+                        check.deviation(hz)
+                    )
+                }
+            },
         }
     }
 }

@@ -3,8 +3,10 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::arch::x86_64::console;
+use protocol::fatal::Exit;
+
 use crate::arch::x86_64::qemu::{self, ExitCode};
+use crate::report;
 
 /// Set by the first CPU that ends the run, so that a second failure during
 /// the first one's report (a fault in the panic path, another CPU failing at
@@ -26,10 +28,6 @@ fn end(code: ExitCode) -> ! {
     if ENDING.swap(true, Ordering::AcqRel) {
         qemu::exit(ExitCode::Failure);
     }
-    let word = match code {
-        ExitCode::Success => "success",
-        ExitCode::Failure => "failure",
-    };
-    console::emergency(format_args!("[EXIT] {word}\n"));
+    report::last(&Exit(code));
     qemu::exit(code)
 }

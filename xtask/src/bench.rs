@@ -95,7 +95,7 @@ fn kernel(args: &BenchArgs, out: &Path) -> Result<bool> {
         label: "bench".to_owned(),
         firmware: Firmware::Bios,
         smp: args.smp,
-        kernel_args: vec!["workload=bench".to_owned()],
+        kernel_args: vec![format!("{}=bench", protocol::args::WORKLOAD)],
         timeout: Some(KERNEL_TIMEOUT),
         accel,
         gdb: false,
@@ -159,17 +159,15 @@ fn accel_note(accel: Accel) -> &'static str {
 
 /// The `[BENCH]` figures as a table: cycles and, with `tsc_mhz`, nanoseconds.
 fn kernel_table(bench: &BenchLine, accel: Accel) -> String {
-    let tsc_mhz = output::get_u64(&bench.fields, "tsc_mhz").ok();
-    let samples = bench.fields.get("samples").map_or("?", String::as_str);
-    let statistic = bench.fields.get("statistic").map_or("?", String::as_str);
+    let tsc_mhz = bench.tsc_mhz;
     let mut table = format!(
-        "[bench] kernel: workload=bench, cpus={}, {statistic} of {samples} samples\n\
+        "[bench] kernel: workload=bench, cpus={}, {} of {} samples\n\
          {:<24} {:>10} {:>10}\n",
-        bench.cpus, "figure", "cycles", "ns"
+        bench.cpus, bench.statistic, bench.samples, "figure", "cycles", "ns"
     );
     for (key, figure) in &bench.figures {
         let (cycles, ns) = match (figure, tsc_mhz) {
-            (Some(c), Some(mhz)) if mhz > 0 => (
+            (Some(c), mhz) if mhz > 0 => (
                 c.to_string(),
                 format!("{:.1}", *c as f64 * 1000.0 / mhz as f64),
             ),
@@ -193,9 +191,6 @@ struct KernelMeta {
 
 /// The kernel results as JSON (hand-written: a flat object of numbers and strings).
 fn kernel_json(bench: &BenchLine, meta: &KernelMeta) -> String {
-    let number_or_null = |key: &str| {
-        output::get_u64(&bench.fields, key).map_or("null".to_owned(), |n| n.to_string())
-    };
     let figures: Vec<String> = bench
         .figures
         .iter()
@@ -216,9 +211,9 @@ fn kernel_json(bench: &BenchLine, meta: &KernelMeta) -> String {
         json_string(accel_note(meta.accel)),
         meta.smp,
         bench.cpus,
-        json_string(bench.fields.get("statistic").map_or("", String::as_str)),
-        number_or_null("samples"),
-        number_or_null("tsc_mhz"),
+        json_string(&bench.statistic),
+        bench.samples,
+        bench.tsc_mhz,
         json_string(&meta.host_load_average),
         figures.join(",\n"),
     )

@@ -17,8 +17,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::error::{Context, Error, Result};
-use crate::output::EXIT_SUCCESS;
-use crate::qemu::{self, DEBUG_EXIT_DEVICE};
+use protocol::exit::{DEBUG_EXIT_PORT, ExitCode};
+
+use crate::qemu;
 use crate::runner;
 use crate::toolchain;
 
@@ -29,8 +30,17 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 const PROBE_BIOS_SIZE: usize = 64 * 1024;
 
 /// The probe's code at the reset vector (physical 0xFFFFFFF0, the last 16 bytes of the
-/// firmware): `mov al, 0x10; out 0xf4, al; hlt; jmp $-1`.
-const PROBE_CODE: [u8; 7] = [0xb0, 0x10, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd];
+/// firmware): `mov al, 0x10; out 0xf4, al; hlt; jmp $-1` (the success code and the port
+/// are `protocol::exit`'s; the byte after them, 0xf4, is `hlt`).
+const PROBE_CODE: [u8; 7] = [
+    0xb0,
+    ExitCode::Success.value() as u8,
+    0xe6,
+    DEBUG_EXIT_PORT as u8,
+    0xf4,
+    0xeb,
+    0xfd,
+];
 
 /// What the user asked for with `--kvm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -128,7 +138,7 @@ pub fn run_probe(accel: &str) -> Result<()> {
             "-m",
             "16M",
             "-device",
-            DEBUG_EXIT_DEVICE,
+            qemu::debug_exit_device().as_str(),
             "-bios",
         ])
         .arg(&path)
@@ -143,7 +153,7 @@ pub fn run_probe(accel: &str) -> Result<()> {
         .context(|| format!("cannot start {}", program.display()))?;
     let status = runner::wait_with_timeout(&mut child, Some(PROBE_TIMEOUT))?;
     match status.map(|status| status.code()) {
-        Some(Some(EXIT_SUCCESS)) => Ok(()),
+        Some(Some(status)) if status == ExitCode::Success.qemu_status() => Ok(()),
         Some(_) => Err(Error::new(format!(
             "QEMU exited with {} ({})",
             status.expect("matched Some"),

@@ -2,8 +2,9 @@
 //!
 //! Everything `cargo xtask` learns about a boot comes from two sources: QEMU's exit
 //! status and the lines the kernel writes to COM1. Both are specified in
-//! `docs/kernel-interface.md`; this module is the only place that reads them, so a change
-//! of the contract is a change here (and in the unit tests below).
+//! `docs/kernel-interface.md` and written down once, in the `protocol` crate, whose line
+//! types the kernel prints and whose `parse` functions this module calls; no tag, key
+//! name or exit code is spelled out here.
 //!
 //! The module is pure: it works on strings and exit codes, never on processes, so every
 //! rule is tested on the host with `cargo test -p xtask`.
@@ -17,16 +18,15 @@
 //! `[KTEST] `, ...); parsers ignore every other line and report malformed tagged lines
 //! instead of guessing.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-/// Exit status of `isa-debug-exit` when the kernel writes `0x10` (success).
-pub const EXIT_SUCCESS: i32 = 33;
-/// Exit status of `isa-debug-exit` when the kernel writes `0x11` (failure).
-pub const EXIT_FAILURE: i32 = 35;
-/// QEMU's exit status after a CPU reset under `-no-reboot` (for example a triple fault).
-pub const EXIT_RESET: i32 = 0;
+use protocol::exit::{ExitCode, QEMU_STATUS_RESET};
+use protocol::fatal::{Exception, Panic};
+use protocol::ktest::Ktest;
+use protocol::sched::Bench;
+use protocol::stats::{StatsCpu, StatsLine, StatsReader, StatsTotal};
+use protocol::text::ParseError;
 
 // ---------------------------------------------------------------------------------------
 // Lines
@@ -103,94 +103,104 @@ fn skip_escape_sequence(chars: &mut std::str::Chars<'_>) {
     }
 }
 
-/// Returns the rest of `line` after `tag` and one space, if the line starts with the tag.
-///
-/// `tag` includes the brackets: `tagged(line, "[BOOT]")`.
-pub fn tagged<'a>(line: &'a str, tag: &str) -> Option<&'a str> {
-    line.strip_prefix(tag)?.strip_prefix(' ')
-}
+// ---------------------------------------------------------------------------------------
+// Protocol lines
+// ---------------------------------------------------------------------------------------
 
-/// Parses `key=value` words into a map; words without `=` are returned separately.
-pub fn key_values(text: &str) -> (BTreeMap<String, String>, Vec<String>) {
-    let mut map = BTreeMap::new();
-    let mut bare = Vec::new();
-    for word in text.split_whitespace() {
-        match word.split_once('=') {
-            Some((key, value)) if !key.is_empty() => {
-                map.insert(key.to_owned(), value.to_owned());
-            }
-            _ => bare.push(word.to_owned()),
+/// Every line of one kind (`parse` is a `protocol` line type's): the values of those
+/// that follow the contract, and a description of each that does not.
+pub fn all<'a, T>(
+    lines: &'a [String],
+    parse: impl Fn(&'a str) -> Option<Result<T, ParseError>>,
+) -> (Vec<T>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut malformed = Vec::new();
+    for line in lines {
+        match parse(line) {
+            Some(Ok(value)) => found.push(value),
+            Some(Err(why)) => malformed.push(format!("{why}: {line}")),
+            None => {}
         }
     }
-    (map, bare)
+    (found, malformed)
 }
 
-/// Looks up `key` in a `key=value` map and parses it as an unsigned integer.
-pub fn get_u64(map: &BTreeMap<String, String>, key: &str) -> Result<u64, String> {
-    let value = map.get(key).ok_or_else(|| format!("no {key}= field"))?;
-    value
-        .parse()
-        .map_err(|_| format!("{key}={value} is not an unsigned integer"))
-}
-
-// ---------------------------------------------------------------------------------------
-// [BOOT]
-// ---------------------------------------------------------------------------------------
-
-/// The kernel's first line: `[BOOT] kernel v0.1.0 mode=bios usable_memory=510MiB`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BootLine {
-    /// `bios` or `uefi`.
-    pub mode: String,
-    /// Every `key=value` field of the line, `mode` included.
-    pub fields: BTreeMap<String, String>,
-}
-
-/// Finds the first `[BOOT]` line that carries a `mode=` field.
-pub fn parse_boot_line(lines: &[String]) -> Option<BootLine> {
-    lines.iter().find_map(|line| {
-        let (fields, _) = key_values(tagged(line, "[BOOT]")?);
-        let mode = fields.get("mode")?.clone();
-        Some(BootLine { mode, fields })
-    })
+/// The first line of one kind: `None` if there is none, `Some(Err(..))` naming the
+/// problem if it does not follow the contract.
+pub fn first<'a, T>(
+    lines: &'a [String],
+    parse: impl Fn(&'a str) -> Option<Result<T, ParseError>>,
+) -> Option<Result<T, String>> {
+    lines
+        .iter()
+        .find_map(|line| parse(line).map(|parsed| parsed.map_err(|why| format!("{why}: {line}"))))
 }
 
 // ---------------------------------------------------------------------------------------
 // [STATS]
 // ---------------------------------------------------------------------------------------
 
-/// The `[STATS]` lines of a `duration` run.
-///
-/// `[STATS] total key=value ...` fills [`Stats::total`]; `[STATS] cpu=K key=value ...`
-/// fills `per_cpu[K]` (without the `cpu` key).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Stats {
-    /// Fields of the `[STATS] total` line, if it was printed.
-    pub total: Option<BTreeMap<String, String>>,
-    /// Fields of each `[STATS] cpu=K` line, by CPU index.
-    pub per_cpu: BTreeMap<u32, BTreeMap<String, String>>,
-    /// `[STATS]` lines that fit neither form.
-    pub malformed: Vec<String>,
+/// One `[STATS]` block: the `total` line and its CPU lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsBlock {
+    /// The `total` line.
+    pub total: StatsTotal,
+    /// The CPU lines, in print order.
+    pub cpus: Vec<StatsCpu>,
 }
 
-/// Collects all `[STATS]` lines.
+impl StatsBlock {
+    /// The line of CPU `cpu`, if the block has one.
+    pub fn cpu(&self, cpu: u32) -> Option<&StatsCpu> {
+        self.cpus.iter().find(|line| line.cpu == cpu)
+    }
+}
+
+/// Every `[STATS]` block of a run, and everything wrong with them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// The blocks, in print order.
+    pub blocks: Vec<StatsBlock>,
+    /// Malformed `[STATS]` lines and broken blocks, described.
+    pub problems: Vec<String>,
+}
+
+impl Stats {
+    /// The last block, if every block is sound.
+    pub fn last(&self) -> Result<&StatsBlock, String> {
+        if let Some(problem) = self.problems.first() {
+            return Err(problem.clone());
+        }
+        self.blocks
+            .last()
+            .ok_or_else(|| "no [STATS] block".to_owned())
+    }
+}
+
+/// Collects the `[STATS]` blocks, checking that each arrived whole
+/// (`protocol::stats::StatsReader`).
 pub fn parse_stats(lines: &[String]) -> Stats {
     let mut stats = Stats::default();
+    let mut reader = StatsReader::default();
     for line in lines {
-        let Some(rest) = tagged(line, "[STATS]") else {
-            continue;
-        };
-        let (mut fields, bare) = key_values(rest);
-        if bare == ["total"] {
-            stats.total = Some(fields);
-        } else if let (true, Some(Ok(cpu))) = (
-            bare.is_empty(),
-            fields.remove("cpu").map(|cpu| cpu.parse::<u32>()),
-        ) {
-            stats.per_cpu.insert(cpu, fields);
-        } else {
-            stats.malformed.push(line.clone());
+        match reader.feed(line) {
+            Ok(None) => {}
+            Ok(Some(StatsLine::Total(total))) => stats.blocks.push(StatsBlock {
+                total,
+                cpus: Vec::new(),
+            }),
+            Ok(Some(StatsLine::Cpu(cpu))) => {
+                if let Some(block) = stats.blocks.last_mut() {
+                    block.cpus.push(cpu);
+                }
+            }
+            Err(error) => stats.problems.push(format!("{error}: {line}")),
         }
+    }
+    if let Err(error) = reader.finish() {
+        stats
+            .problems
+            .push(format!("{error} at the end of the output"));
     }
     stats
 }
@@ -199,159 +209,42 @@ pub fn parse_stats(lines: &[String]) -> Stats {
 // [BENCH]
 // ---------------------------------------------------------------------------------------
 
-/// The figures of the `[BENCH]` line, in print order (`docs/kernel-interface.md` §2.1).
-pub const BENCH_KEYS: [&str; 5] = [
-    "spawn_cycles",
-    "yield_cycles",
-    "wake_local_cycles",
-    "wake_remote_rtt_cycles",
-    "steal_cycles",
-];
-
-/// The figures that need a second CPU: `na` with `cpus=1`.
-pub const BENCH_KEYS_MULTI_CPU: [&str; 2] = ["wake_remote_rtt_cycles", "steal_cycles"];
-
-/// The `[BENCH]` line of `workload=bench`.
+/// The `[BENCH]` line of `workload=bench`, owned (`protocol::sched::Bench` borrows).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BenchLine {
     /// CPUs the kernel measured with.
     pub cpus: u64,
-    /// Each of [`BENCH_KEYS`] in order: cycles, or `None` for `na`.
+    /// Each figure's key and cycles (`None` for `na`), in print order.
     pub figures: Vec<(&'static str, Option<u64>)>,
-    /// Every `key=value` field of the line (`samples`, `statistic`, `tsc_mhz`, ...).
-    pub fields: BTreeMap<String, String>,
+    /// Samples per figure.
+    pub samples: u64,
+    /// How the samples are summed up (`median`).
+    pub statistic: String,
+    /// The TSC rate, to convert cycles to time.
+    pub tsc_mhz: u64,
 }
 
-/// Finds the `[BENCH]` line and checks it: every key of [`BENCH_KEYS`] present, each a
-/// positive number of cycles, or `na` for the figures of [`BENCH_KEYS_MULTI_CPU`] when
-/// (and only when) `cpus=1`. `None` if there is no `[BENCH]` line.
+/// Finds the `[BENCH]` line and checks it (`protocol::sched::Bench::parse`). `None` if
+/// there is no `[BENCH]` line.
 pub fn parse_bench_line(lines: &[String]) -> Option<Result<BenchLine, String>> {
-    let rest = lines.iter().find_map(|line| tagged(line, "[BENCH]"))?;
-    Some(check_bench_fields(rest))
-}
-
-fn check_bench_fields(rest: &str) -> Result<BenchLine, String> {
-    let (fields, _) = key_values(rest);
-    let cpus = get_u64(&fields, "cpus")?;
-    if cpus == 0 {
-        return Err("cpus=0".to_owned());
-    }
-    let mut figures = Vec::with_capacity(BENCH_KEYS.len());
-    for key in BENCH_KEYS {
-        let value = fields.get(key).ok_or_else(|| format!("no {key}= field"))?;
-        let figure = if value == "na" {
-            if cpus != 1 || !BENCH_KEYS_MULTI_CPU.contains(&key) {
-                return Err(format!("{key}=na with cpus={cpus}"));
-            }
-            None
-        } else {
-            match value.parse::<u64>() {
-                Ok(0) | Err(_) => {
-                    return Err(format!("{key}={value} is not a positive number of cycles"));
-                }
-                Ok(cycles) => Some(cycles),
-            }
-        };
-        if cpus == 1 && figure.is_some() && BENCH_KEYS_MULTI_CPU.contains(&key) {
-            return Err(format!("{key}={value} with cpus=1 (expected na)"));
-        }
-        figures.push((key, figure));
-    }
-    Ok(BenchLine {
-        cpus,
-        figures,
-        fields,
+    first(lines, Bench::parse).map(|bench| {
+        bench.map(|bench| BenchLine {
+            cpus: bench.cpus,
+            figures: bench
+                .figures()
+                .into_iter()
+                .map(|(key, figure)| (key, figure.cycles()))
+                .collect(),
+            samples: bench.samples,
+            statistic: bench.statistic.to_owned(),
+            tsc_mhz: bench.tsc_mhz,
+        })
     })
 }
 
 // ---------------------------------------------------------------------------------------
 // [KTEST]
 // ---------------------------------------------------------------------------------------
-
-/// One line of the in-kernel test harness.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KtestEvent {
-    /// `[KTEST] begin count=N filter=F`
-    Begin {
-        /// Number of tests that match the filter.
-        count: u64,
-    },
-    /// `[KTEST] run name=NAME`
-    Run {
-        /// Test name.
-        name: String,
-    },
-    /// `[KTEST] pass name=NAME us=T`
-    Pass {
-        /// Test name.
-        name: String,
-        /// Run time in microseconds.
-        micros: u64,
-    },
-    /// `[KTEST] fail name=NAME reason=TEXT`
-    Fail {
-        /// Test name.
-        name: String,
-        /// Why it failed (the rest of the line).
-        reason: String,
-    },
-    /// `[KTEST] end passed=P failed=F`
-    End {
-        /// Tests that passed, by the kernel's count.
-        passed: u64,
-        /// Tests that failed, by the kernel's count.
-        failed: u64,
-    },
-}
-
-/// Parses one line: `None` if it is not a `[KTEST]` line, `Some(Err(..))` if it is one
-/// but does not follow the contract.
-pub fn parse_ktest_line(line: &str) -> Option<Result<KtestEvent, String>> {
-    let rest = tagged(line, "[KTEST]")?;
-    let (word, args) = rest.split_once(' ').unwrap_or((rest, ""));
-    Some(parse_ktest_event(word, args).map_err(|why| format!("{why}: {line}")))
-}
-
-fn parse_ktest_event(word: &str, args: &str) -> Result<KtestEvent, String> {
-    if word == "fail" {
-        return parse_ktest_fail(args);
-    }
-    let (fields, _) = key_values(args);
-    let name = || {
-        fields
-            .get("name")
-            .cloned()
-            .ok_or_else(|| "no name= field".to_owned())
-    };
-    match word {
-        "begin" => Ok(KtestEvent::Begin {
-            count: get_u64(&fields, "count")?,
-        }),
-        "run" => Ok(KtestEvent::Run { name: name()? }),
-        "pass" => Ok(KtestEvent::Pass {
-            name: name()?,
-            micros: get_u64(&fields, "us")?,
-        }),
-        "end" => Ok(KtestEvent::End {
-            passed: get_u64(&fields, "passed")?,
-            failed: get_u64(&fields, "failed")?,
-        }),
-        other => Err(format!("unknown [KTEST] event '{other}'")),
-    }
-}
-
-/// `fail name=NAME reason=TEXT`: the reason runs to the end of the line, spaces and all.
-fn parse_ktest_fail(args: &str) -> Result<KtestEvent, String> {
-    let rest = args.strip_prefix("name=").ok_or("no name= field")?;
-    let (name, reason) = rest.split_once(" reason=").ok_or("no reason= field")?;
-    if name.is_empty() || name.contains(' ') {
-        return Err("bad name= field".to_owned());
-    }
-    Ok(KtestEvent::Fail {
-        name: name.to_owned(),
-        reason: reason.to_owned(),
-    })
-}
 
 /// Everything the test harness reported during one boot.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -373,29 +266,30 @@ pub struct KtestReport {
 impl KtestReport {
     /// Collects all `[KTEST]` lines of a boot.
     pub fn from_lines(lines: &[String]) -> Self {
-        let mut report = Self::default();
-        for event in lines.iter().filter_map(|line| parse_ktest_line(line)) {
-            match event {
-                Ok(event) => report.record(event),
-                Err(malformed) => report.malformed.push(malformed),
-            }
+        let (events, malformed) = all(lines, Ktest::parse);
+        let mut report = Self {
+            malformed,
+            ..Self::default()
+        };
+        for event in events {
+            report.record(event);
         }
         report
     }
 
-    fn record(&mut self, event: KtestEvent) {
+    fn record(&mut self, event: Ktest<'_>) {
         match event {
-            KtestEvent::Begin { count } => self.begin_count = Some(count),
-            KtestEvent::Run { name } => self.unfinished = Some(name),
-            KtestEvent::Pass { name, .. } => {
+            Ktest::Begin { count, .. } => self.begin_count = Some(count),
+            Ktest::Run { name } => self.unfinished = Some(name.to_owned()),
+            Ktest::Pass { name, .. } => {
                 self.unfinished = None;
-                self.passed.push(name);
+                self.passed.push(name.to_owned());
             }
-            KtestEvent::Fail { name, reason } => {
+            Ktest::Fail { name, reason } => {
                 self.unfinished = None;
-                self.failed.push((name, reason));
+                self.failed.push((name.to_owned(), reason.to_owned()));
             }
-            KtestEvent::End { passed, failed } => self.end = Some((passed, failed)),
+            Ktest::End { passed, failed } => self.end = Some((passed, failed)),
         }
     }
 
@@ -550,30 +444,36 @@ impl fmt::Display for Verdict {
 /// (`docs/kernel-interface.md` §3).
 pub fn verdict(exit: Exit, lines: &[String]) -> Verdict {
     let cause = failure_cause(lines);
-    let (kind, what) = match exit {
-        Exit::Status(EXIT_SUCCESS) => {
+    let code = match exit {
+        Exit::Status(status) => ExitCode::from_qemu_status(status),
+        _ => None,
+    };
+    let (kind, what) = match (exit, code) {
+        (_, Some(ExitCode::Success)) => {
             return Verdict {
                 kind: VerdictKind::Success,
                 reason: None,
             };
         }
-        Exit::Status(EXIT_FAILURE) => {
+        (_, Some(ExitCode::Failure)) => {
             let reason = cause.unwrap_or_else(|| "the kernel reported failure".to_owned());
             return Verdict {
                 kind: VerdictKind::Failure,
                 reason: Some(reason),
             };
         }
-        Exit::Status(EXIT_RESET) => (VerdictKind::Reset, "CPU reset (triple fault?)".to_owned()),
-        Exit::Status(status) => (
+        (Exit::Status(QEMU_STATUS_RESET), None) => {
+            (VerdictKind::Reset, "CPU reset (triple fault?)".to_owned())
+        }
+        (Exit::Status(status), None) => (
             VerdictKind::QemuError,
             format!("QEMU failed with status {status}"),
         ),
-        Exit::Signal(signal) => (
+        (Exit::Signal(signal), _) => (
             VerdictKind::QemuError,
             format!("QEMU was killed by signal {signal}"),
         ),
-        Exit::TimedOut(after) => (
+        (Exit::TimedOut(after), _) => (
             VerdictKind::Timeout,
             format!("timeout after {} s", format_seconds(after)),
         ),
@@ -590,11 +490,11 @@ pub fn verdict(exit: Exit, lines: &[String]) -> Verdict {
 
 /// Names the first failure the kernel reported: a panic, an exception, or failed tests.
 pub fn failure_cause(lines: &[String]) -> Option<String> {
-    let first_starting = |tag: &str| lines.iter().find(|line| tagged(line, tag).is_some());
-    if let Some(line) = first_starting("[PANIC]") {
+    // Malformed lines count too: the run failed either way, and the line says how.
+    if let Some(line) = lines.iter().find(|line| Panic::parse(line).is_some()) {
         return Some(format!("kernel panic: {line}"));
     }
-    if let Some(line) = first_starting("[EXCEPTION]") {
+    if let Some(line) = lines.iter().find(|line| Exception::parse(line).is_some()) {
         return Some(format!("CPU exception: {line}"));
     }
     let failed = KtestReport::from_lines(lines).failed.len();
@@ -656,42 +556,69 @@ mod tests {
         assert_eq!(clean_line(b"\x1b["), "");
     }
 
-    #[test]
-    fn tagged_needs_tag_at_start_and_a_space() {
-        assert_eq!(tagged("[BOOT] mode=bios", "[BOOT]"), Some("mode=bios"));
-        assert_eq!(tagged("x [BOOT] mode=bios", "[BOOT]"), None);
-        assert_eq!(tagged("[BOOTX] mode=bios", "[BOOT]"), None);
-        assert_eq!(tagged("[BOOT]", "[BOOT]"), None);
+    fn cpu_line(cpu: u32) -> String {
+        StatsCpu {
+            cpu,
+            ticks: 200,
+            ..StatsCpu::default()
+        }
+        .to_string()
+    }
+
+    fn total_line(cpus_online: u64) -> String {
+        StatsTotal {
+            cpus_online,
+            cpus_expected: cpus_online,
+            cpus_late: 0,
+            uptime_ms: 2004,
+        }
+        .to_string()
     }
 
     #[test]
-    fn boot_line_mode() {
-        let boot = parse_boot_line(&lines(&[
-            "BdsDxe: starting",
-            "[BOOT] WARN unknown kernel argument 'x' (valid keys: log)",
-            "[BOOT] kernel v0.1.0 mode=uefi usable_memory=510MiB",
-        ]))
-        .unwrap();
-        assert_eq!(boot.mode, "uefi");
-        assert_eq!(boot.fields["usable_memory"], "510MiB");
-        assert_eq!(parse_boot_line(&lines(&["[BOOT] kernel v0.1.0"])), None);
-    }
-
-    #[test]
-    fn stats_total_and_per_cpu() {
+    fn stats_blocks() {
         let stats = parse_stats(&lines(&[
-            "[STATS] total cpus_online=4 uptime_ms=2004",
-            "[STATS] cpu=1 ticks=200 tasks=3",
-            "[STATS] something else",
-            "[STATS] cpu=x ticks=1",
-            "[STATSX] total cpus_online=9",
+            "[BOOT] x",
+            &total_line(2),
+            &cpu_line(0),
+            &cpu_line(1),
+            "[SCHED][core1] run B",
+            &total_line(1),
+            &cpu_line(0),
+            "[EXIT] success",
         ]));
-        let total = stats.total.as_ref().unwrap();
-        assert_eq!(get_u64(total, "cpus_online"), Ok(4));
-        assert_eq!(get_u64(total, "uptime_ms"), Ok(2004));
-        assert_eq!(get_u64(&stats.per_cpu[&1], "ticks"), Ok(200));
-        assert!(!stats.per_cpu[&1].contains_key("cpu"));
-        assert_eq!(stats.malformed.len(), 2);
+        assert_eq!(stats.problems, Vec::<String>::new());
+        assert_eq!(stats.blocks.len(), 2);
+        assert_eq!(stats.blocks[0].cpus.len(), 2);
+        let last = stats.last().unwrap();
+        assert_eq!(last.total.cpus_online, 1);
+        assert_eq!(last.cpu(0).unwrap().ticks, 200);
+        assert!(last.cpu(1).is_none());
+        assert_eq!(parse_stats(&[]).last(), Err("no [STATS] block".to_owned()));
+    }
+
+    #[test]
+    fn stats_problems_spoil_the_result() {
+        let malformed = parse_stats(&lines(&[&total_line(1), "[STATS] cpu=x ticks=1"]));
+        assert_eq!(malformed.problems.len(), 2, "{:?}", malformed.problems);
+        assert!(malformed.last().unwrap_err().contains("malformed"));
+        // Another core's line inside the block: seen in 7 of 82 runs before the kernel
+        // printed the block in one piece.
+        let interleaved = parse_stats(&lines(&[
+            &total_line(2),
+            &cpu_line(0),
+            "[SCHED][core1] run B",
+            &cpu_line(1),
+        ]));
+        assert_eq!(interleaved.blocks[0].cpus.len(), 2);
+        assert!(
+            interleaved
+                .last()
+                .unwrap_err()
+                .contains("another line inside a [STATS] block")
+        );
+        let cut = parse_stats(&lines(&[&total_line(2), &cpu_line(0)]));
+        assert!(cut.last().unwrap_err().contains("at the end of the output"));
     }
 
     #[test]
@@ -705,87 +632,14 @@ mod tests {
         assert_eq!(bench.cpus, 2);
         assert_eq!(bench.figures[0], ("spawn_cycles", Some(9046)));
         assert_eq!(bench.figures[4], ("steal_cycles", Some(40955)));
-        assert_eq!(bench.fields["tsc_mhz"], "2613");
+        assert_eq!((bench.samples, bench.tsc_mhz), (31, 2613));
         assert_eq!(parse_bench_line(&lines(&["[BOOT] x"])), None);
-    }
-
-    #[test]
-    fn bench_line_na_only_with_one_cpu() {
-        let one = "[BENCH] cpus=1 spawn_cycles=1 yield_cycles=2 wake_local_cycles=3 \
-                   wake_remote_rtt_cycles=na steal_cycles=na";
-        let bench = parse_bench_line(&lines(&[one])).unwrap().unwrap();
-        assert_eq!(bench.figures[3], ("wake_remote_rtt_cycles", None));
-        let bad = [
-            // na with two CPUs
-            "[BENCH] cpus=2 spawn_cycles=1 yield_cycles=2 wake_local_cycles=3 \
-             wake_remote_rtt_cycles=na steal_cycles=5",
-            // na for a single-CPU figure
-            "[BENCH] cpus=1 spawn_cycles=na yield_cycles=2 wake_local_cycles=3 \
-             wake_remote_rtt_cycles=na steal_cycles=na",
-            // a cross-core figure with one CPU
-            "[BENCH] cpus=1 spawn_cycles=1 yield_cycles=2 wake_local_cycles=3 \
-             wake_remote_rtt_cycles=4 steal_cycles=na",
-            // zero, garbage, missing
-            "[BENCH] cpus=2 spawn_cycles=0 yield_cycles=2 wake_local_cycles=3 \
-             wake_remote_rtt_cycles=4 steal_cycles=5",
-            "[BENCH] cpus=2 spawn_cycles=1 yield_cycles=x wake_local_cycles=3 \
-             wake_remote_rtt_cycles=4 steal_cycles=5",
-            "[BENCH] cpus=2 spawn_cycles=1 yield_cycles=2 wake_local_cycles=3 \
-             wake_remote_rtt_cycles=4",
-            "[BENCH] spawn_cycles=1",
-        ];
-        for line in bad {
-            assert!(
-                parse_bench_line(&lines(&[line])).unwrap().is_err(),
-                "accepted {line}"
-            );
-        }
-    }
-
-    #[test]
-    fn get_u64_explains_problems() {
-        let (map, _) = key_values("a=1 b=x");
-        assert_eq!(get_u64(&map, "a"), Ok(1));
-        assert_eq!(
-            get_u64(&map, "b"),
-            Err("b=x is not an unsigned integer".to_owned())
+        assert!(
+            parse_bench_line(&lines(&["[BENCH] cpus=2"]))
+                .unwrap()
+                .unwrap_err()
+                .contains("no spawn_cycles= field")
         );
-        assert_eq!(get_u64(&map, "c"), Err("no c= field".to_owned()));
-    }
-
-    #[test]
-    fn ktest_events() {
-        assert_eq!(parse_ktest_line("[BOOT] x"), None);
-        assert_eq!(
-            parse_ktest_line("[KTEST] begin count=3 filter=all"),
-            Some(Ok(KtestEvent::Begin { count: 3 }))
-        );
-        assert_eq!(
-            parse_ktest_line("[KTEST] pass name=mem::frames us=120"),
-            Some(Ok(KtestEvent::Pass {
-                name: "mem::frames".into(),
-                micros: 120
-            }))
-        );
-        assert_eq!(
-            parse_ktest_line("[KTEST] fail name=a::b reason=left = 1, right = 2"),
-            Some(Ok(KtestEvent::Fail {
-                name: "a::b".into(),
-                reason: "left = 1, right = 2".into()
-            }))
-        );
-        assert!(matches!(
-            parse_ktest_line("[KTEST] pass name=x"),
-            Some(Err(_))
-        ));
-        assert!(matches!(
-            parse_ktest_line("[KTEST] fail reason=x"),
-            Some(Err(_))
-        ));
-        assert!(matches!(
-            parse_ktest_line("[KTEST] frobnicate"),
-            Some(Err(_))
-        ));
     }
 
     #[test]

@@ -33,8 +33,15 @@ pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 /// Guest memory unless the user passes another `-m` through `--qemu-args`
 /// (QEMU honours the last `-m`).
 pub const DEFAULT_MEMORY: &str = "512M";
-/// The `isa-debug-exit` device: port 0xf4, 4 bytes wide.
-pub const DEBUG_EXIT_DEVICE: &str = "isa-debug-exit,iobase=0xf4,iosize=0x04";
+/// The `isa-debug-exit` device at the kernel's port (`protocol::exit`):
+/// `isa-debug-exit,iobase=0xf4,iosize=0x04`.
+pub fn debug_exit_device() -> String {
+    format!(
+        "isa-debug-exit,iobase={:#x},iosize={:#04x}",
+        protocol::exit::DEBUG_EXIT_PORT,
+        protocol::exit::DEBUG_EXIT_PORT_SIZE
+    )
+}
 /// Overrides the QEMU binary (a path); nothing is installed then. For trying another
 /// QEMU, e.g. Debian's 7.2 unpacked into /tmp on a machine that has 10.
 pub const QEMU_ENV: &str = "XTASK_QEMU";
@@ -93,7 +100,7 @@ pub fn args(config: &QemuConfig) -> Vec<OsString> {
         "none",
         "-no-reboot",
         "-device",
-        DEBUG_EXIT_DEVICE,
+        &debug_exit_device(),
     ]
     .map(OsString::from);
     args.extend(fixed);

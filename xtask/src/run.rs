@@ -105,7 +105,10 @@ impl RunArgs {
 
     /// `duration=SECS` (from `--duration`) followed by the user's kernel arguments.
     fn kernel_args(&self) -> Vec<String> {
-        let duration = self.duration.iter().map(|secs| format!("duration={secs}"));
+        let duration = self.duration.iter().map(|secs| {
+            let key = protocol::args::DURATION;
+            format!("{key}={secs}")
+        });
         duration.chain(self.kernel_args.iter().cloned()).collect()
     }
 

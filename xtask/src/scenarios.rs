@@ -6,6 +6,17 @@
 
 use std::time::Duration;
 
+use protocol::SCHED_HZ;
+use protocol::args::ArgIssue;
+use protocol::boot::{ArgWarning, Boot, BootMode};
+use protocol::fatal::{Exception, Panic};
+use protocol::ktest::Ktest;
+use protocol::sched::{Burst, PingPong, Sleep, TaskRan};
+use protocol::smp::{ApFailed, ApOnline, ApicMode, ApicTimer, LapicMode};
+use protocol::stats::{Counter, StatsTotal};
+use protocol::text::ParseError;
+use protocol::time::Tsc;
+
 use crate::boot::BootReport;
 use crate::image::Firmware;
 use crate::output::{self, VerdictKind};
@@ -32,23 +43,38 @@ pub struct Scenario {
     pub expect: &'static [Expect],
 }
 
-/// One expectation about a boot.
+/// One expectation about a boot. Each is about lines of the `protocol` crate, read
+/// with its parsers: a line that is there but malformed fails the check.
 #[derive(Debug)]
 pub enum Expect {
     /// The verdict has this kind (a `Failure` means QEMU exit status 35).
     Verdict(VerdictKind),
     /// The `[BOOT]` line says `mode=` with the scenario's firmware.
     BootMode,
-    /// The `[STATS] total` line says `cpus_online` = the scenario's `smp`
-    /// and at least this `uptime_ms`.
+    /// Every `[STATS]` block is whole, and the last one's `total` line says
+    /// `cpus_online` = the scenario's `smp` and at least this `uptime_ms`.
     Stats {
         /// Lower bound of `uptime_ms`.
         min_uptime_ms: u64,
     },
-    /// Every CPU came up: `[SMP] AP#k online` for k in 1..smp, the `[STATS]
-    /// total` line's `cpus_online` = `cpus_expected` = smp, a `[STATS] cpu=k`
-    /// line for k in 0..smp, and the IPI books balance (the sums of
-    /// `ipi_sent` and `ipi_received` over all CPUs are equal).
+    /// At least `min` `[STATS]` blocks, each whole.
+    StatsBlocks {
+        /// How many at least.
+        min: usize,
+    },
+    /// The last `[STATS]` block's `total` line is exactly this, except `uptime_ms`.
+    StatsTotal {
+        /// CPUs online.
+        cpus_online: u64,
+        /// CPUs the kernel tried to start.
+        cpus_expected: u64,
+        /// APs that came too late.
+        cpus_late: u64,
+    },
+    /// Every CPU came up: `[SMP] AP#k online` for k in 1..smp, the last `[STATS]`
+    /// block's `cpus_online` = `cpus_expected` = smp, a `cpu=k` line for k in 0..smp,
+    /// and the IPI books balance (the sums of `ipi_sent` and `ipi_received` over all
+    /// CPUs are equal).
     EveryCpuAccountedFor,
     /// Every CPU's timer ran, no CPU got more ticks than its timer's run time
     /// allows (one tick of slack), and `ticks + ticks_lost` covers every tick
@@ -63,36 +89,71 @@ pub enum Expect {
     /// TSC calibration shows here — which the tick check cannot see: ticks
     /// and uptime both run on the TSC and agree with each other either way.
     CalibrationMatchesQemu,
+    /// The `[TIME] TSC` line is there with every part: the PIT calibration and
+    /// what each CPUID leaf says about the TSC rate (`kernel::tsc_cpuid`).
+    /// Presence only: under TCG every leaf is absent, which is no failure.
+    TscCrossChecked,
+    /// `[SMP] Local APIC mode:` names this mode.
+    ApicMode(ApicMode),
+    /// `[SMP] WARN AP#index (apic_id=…) failed to start at stage …` for this AP.
+    ApFailed {
+        /// The AP's CPU index.
+        index: u32,
+        /// Its APIC id.
+        apic_id: u32,
+        /// The stage it got to.
+        stage: u8,
+    },
     /// Each named task printed a `[SCHED][coreN] run X` line; with 2+ CPUs the
     /// lines name at least two different cores.
     TasksRan(&'static [&'static str]),
-    /// Every CPU's `[STATS] cpu=K` line has `key` ≥ `min`.
+    /// Every CPU's line of the last `[STATS]` block has `counter` ≥ `min`.
     EachCpuAtLeast {
         /// The counter.
-        key: &'static str,
+        counter: Counter,
         /// Its lower bound.
         min: u64,
     },
-    /// The sum over all CPUs of the counters `keys` is ≥ `min`.
+    /// The sum over all CPUs of the `counters` (last `[STATS]` block) is ≥ `min`.
     SumAtLeast {
         /// The counters, added up over all CPUs.
-        keys: &'static [&'static str],
+        counters: &'static [Counter],
         /// The sum's lower bound.
         min: u64,
     },
-    /// At least `min` lines start with `prefix`.
-    LineCount {
-        /// Required start of the lines.
-        prefix: &'static str,
-        /// How many at least.
-        min: usize,
+    /// The `[SLEEP]` line is there and `accept` holds for it.
+    Sleep {
+        /// What `accept` requires, for the failure message.
+        what: &'static str,
+        /// The requirement.
+        accept: fn(&Sleep) -> bool,
     },
-    /// Some line starts with `prefix` and contains every string of `contains`.
-    Line {
-        /// Required start of the line (may be empty).
-        prefix: &'static str,
-        /// Required substrings of the same line.
-        contains: &'static [&'static str],
+    /// The `[PINGPONG]` line is there and `accept` holds for it.
+    PingPong {
+        /// What `accept` requires.
+        what: &'static str,
+        /// The requirement.
+        accept: fn(&PingPong) -> bool,
+    },
+    /// The `[BURST]` line is there and `accept` holds for it.
+    Burst {
+        /// What `accept` requires.
+        what: &'static str,
+        /// The requirement.
+        accept: fn(&Burst) -> bool,
+    },
+    /// The in-kernel test whose name ends with this passed (`[KTEST] pass`).
+    KtestPassed(&'static str),
+    /// The kernel warned about a kernel argument with exactly this issue.
+    ArgWarning(ArgIssue<'static>),
+    /// `[PANIC] cpu=0 …`.
+    PanicOnCpu0,
+    /// `[EXCEPTION] cpu=0 vector=V name=N …`, with `cr2=` for a page fault.
+    ExceptionOnCpu0 {
+        /// The vector.
+        vector: u8,
+        /// Its mnemonic.
+        name: &'static str,
     },
     /// The whole check (image and boot) took less than this.
     Within(Duration),
@@ -101,9 +162,6 @@ pub enum Expect {
     /// figures with one CPU). Presence and format only: no figure is judged.
     BenchLine,
 }
-
-/// The kernel's scheduler tick rate (`kernel/src/config.rs`, `SCHED_HZ`).
-const SCHED_HZ: u64 = 100;
 
 /// Tasks A–D, the default workload.
 const TASKS_A_TO_D: &[&str] = &["A", "B", "C", "D"];
@@ -119,7 +177,7 @@ const DURATION_RUN: &[Expect] = &[
     Expect::EveryCpuAccountedFor,
     Expect::TicksMatchTimer,
     Expect::CalibrationMatchesQemu,
-    TSC_CROSS_CHECKED,
+    Expect::TscCrossChecked,
     Expect::TasksRan(TASKS_A_TO_D),
 ];
 
@@ -132,32 +190,16 @@ const X2APIC_CPU: &[&str] = &["-cpu", "max,+x2apic"];
 const X2APIC_RUN: &[Expect] = &[
     Expect::Verdict(VerdictKind::Success),
     Expect::BootMode,
-    Expect::Line {
-        prefix: "[SMP] Local APIC mode: X2Apic",
-        contains: &[],
-    },
+    Expect::ApicMode(ApicMode::X2Apic),
     Expect::Stats {
         min_uptime_ms: 2000,
     },
     Expect::EveryCpuAccountedFor,
     Expect::TicksMatchTimer,
     Expect::CalibrationMatchesQemu,
-    TSC_CROSS_CHECKED,
+    Expect::TscCrossChecked,
     Expect::TasksRan(TASKS_A_TO_D),
 ];
-
-/// The `[TIME]` line reports the PIT calibration and what each CPUID leaf
-/// says about the TSC rate (`kernel::tsc_cpuid`). Presence only: under TCG
-/// every leaf is absent, which is no failure.
-const TSC_CROSS_CHECKED: Expect = Expect::Line {
-    prefix: "[TIME] TSC ",
-    contains: &[
-        " (PIT, least disturbed of ",
-        "; CPUID 0x15: ",
-        "; 0x16: ",
-        "; 0x40000010: ",
-    ],
-};
 
 /// All boot scenarios, run in this order.
 pub const SCENARIOS: &[Scenario] = &[
@@ -209,6 +251,18 @@ pub const SCENARIOS: &[Scenario] = &[
         firmware: Firmware::Bios,
         kernel_args: &["duration=3"],
         timeout_secs: 180,
+        qemu_args: &[],
+        x2apic: false,
+        expect: DURATION_RUN,
+    },
+    Scenario {
+        // Every line the host checks is printed whatever the log level:
+        // `log=` filters only free-text lines.
+        name: "boot-bios-smp4-log-warn",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &["duration=2", "log=warn"],
+        timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
         expect: DURATION_RUN,
@@ -277,9 +331,10 @@ pub const SCENARIOS: &[Scenario] = &[
                 min_uptime_ms: 2000,
             },
             Expect::EveryCpuAccountedFor,
-            Expect::Line {
-                prefix: "[SMP] WARN AP#4 (apic_id=200) failed to start at stage 0",
-                contains: &[],
+            Expect::ApFailed {
+                index: 4,
+                apic_id: 200,
+                stage: 0,
             },
         ],
     },
@@ -295,13 +350,15 @@ pub const SCENARIOS: &[Scenario] = &[
         x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
-            Expect::Line {
-                prefix: "[SMP] WARN AP#3 (apic_id=3) failed to start at stage 5",
-                contains: &[],
+            Expect::ApFailed {
+                index: 3,
+                apic_id: 3,
+                stage: 5,
             },
-            Expect::Line {
-                prefix: "[STATS] total ",
-                contains: &["cpus_online=3 ", "cpus_expected=4 ", "cpus_late=1 "],
+            Expect::StatsTotal {
+                cpus_online: 3,
+                cpus_expected: 4,
+                cpus_late: 1,
             },
         ],
     },
@@ -318,10 +375,7 @@ pub const SCENARIOS: &[Scenario] = &[
         x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
-            Expect::Line {
-                prefix: "[KTEST] pass name=",
-                contains: &["fake_ap_timed_out_and_boot_went_on"],
-            },
+            Expect::KtestPassed("smp::tests::fake_ap_timed_out_and_boot_went_on"),
         ],
     },
     Scenario {
@@ -336,11 +390,11 @@ pub const SCENARIOS: &[Scenario] = &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
             Expect::EachCpuAtLeast {
-                key: "tasks_run",
+                counter: Counter::TasksRun,
                 min: 1,
             },
             Expect::SumAtLeast {
-                keys: &["steals", "migrations"],
+                counters: &[Counter::Steals, Counter::Migrations],
                 min: 1,
             },
         ],
@@ -359,9 +413,9 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
-            Expect::Line {
-                prefix: "[SLEEP] sleepers=1000 woke=1000 early=0 ",
-                contains: &[],
+            Expect::Sleep {
+                what: "sleepers=1000 woke=1000 early=0",
+                accept: |s| s.sleepers == 1000 && s.woke == 1000 && s.early == 0,
             },
         ],
     },
@@ -377,9 +431,9 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
-            Expect::Line {
-                prefix: "[SLEEP] sleepers=1000 woke=1000 early=0 late=0 ",
-                contains: &[],
+            Expect::Sleep {
+                what: "sleepers=1000 woke=1000 early=0 late=0",
+                accept: |s| s.sleepers == 1000 && s.woke == 1000 && s.early == 0 && s.late == 0,
             },
         ],
     },
@@ -394,16 +448,20 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
-            Expect::Line {
-                prefix: "[PINGPONG] pairs=2 round_trips=1000 expected=1000",
-                contains: &[],
+            Expect::PingPong {
+                what: "pairs=2 round_trips=1000 expected=1000",
+                accept: |p| p.pairs == 2 && p.round_trips == 1000 && p.expected == 1000,
             },
             Expect::SumAtLeast {
-                keys: &["wakes_remote"],
+                counters: &[Counter::WakesRemote],
                 min: 1,
             },
             Expect::SumAtLeast {
-                keys: &["resched_ipis"],
+                counters: &[Counter::ReschedIpis],
+                min: 1,
+            },
+            Expect::SumAtLeast {
+                counters: &[Counter::ReschedRequested],
                 min: 1,
             },
         ],
@@ -434,16 +492,18 @@ pub const SCENARIOS: &[Scenario] = &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
             // Every one of 100,000 tasks ran exactly once and was freed.
-            Expect::Line {
-                prefix: "[BURST] tasks=100000 ran=100000 once=100000 live_tasks=0 ",
-                contains: &[],
+            Expect::Burst {
+                what: "tasks=100000 ran=100000 once=100000 live_tasks=0",
+                accept: |b| {
+                    b.tasks == 100_000 && b.ran == 100_000 && b.once == 100_000 && b.live_tasks == 0
+                },
             },
             Expect::SumAtLeast {
-                keys: &["tasks_run"],
+                counters: &[Counter::TasksRun],
                 min: 100_000,
             },
             Expect::EachCpuAtLeast {
-                key: "tasks_run",
+                counter: Counter::TasksRun,
                 min: 1,
             },
         ],
@@ -473,10 +533,7 @@ pub const SCENARIOS: &[Scenario] = &[
         x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
-            Expect::LineCount {
-                prefix: "[STATS] total ",
-                min: 4,
-            },
+            Expect::StatsBlocks { min: 4 },
         ],
     },
     Scenario {
@@ -519,19 +576,23 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: DURATION_RUN,
     },
     Scenario {
-        name: "args-unknown-key-warns",
+        name: "args-warnings",
         smp: 1,
         firmware: Firmware::Bios,
-        kernel_args: &["bogus=1", "duration=0.5"],
+        kernel_args: &["bogus=1", "duration=9", "duration=0.5"],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
-            Expect::Line {
-                prefix: "",
-                contains: &["unknown kernel argument 'bogus=1'", "valid keys"],
-            },
+            Expect::ArgWarning(ArgIssue::UnknownKey { word: "bogus=1" }),
+            Expect::ArgWarning(ArgIssue::Repeated {
+                key: "duration",
+                times: 2,
+                wins: Some("duration=0.5"),
+            }),
+            // The winner took effect: a 9 s run would have hit the timeout.
+            Expect::Within(Duration::from_secs(30)),
         ],
     },
     Scenario {
@@ -542,13 +603,7 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
-        expect: &[
-            Expect::Verdict(VerdictKind::Failure),
-            Expect::Line {
-                prefix: "[PANIC] cpu=0 ",
-                contains: &[],
-            },
-        ],
+        expect: &[Expect::Verdict(VerdictKind::Failure), Expect::PanicOnCpu0],
     },
     Scenario {
         name: "fail-detect-page-fault",
@@ -560,9 +615,9 @@ pub const SCENARIOS: &[Scenario] = &[
         x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
-            Expect::Line {
-                prefix: "[EXCEPTION] cpu=0 vector=14 name=#PF",
-                contains: &["cr2="],
+            Expect::ExceptionOnCpu0 {
+                vector: 14,
+                name: "#PF",
             },
         ],
     },
@@ -576,9 +631,9 @@ pub const SCENARIOS: &[Scenario] = &[
         x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
-            Expect::Line {
-                prefix: "[EXCEPTION] cpu=0 vector=8 name=#DF",
-                contains: &[],
+            Expect::ExceptionOnCpu0 {
+                vector: 8,
+                name: "#DF",
             },
         ],
     },
@@ -684,24 +739,37 @@ impl Scenario {
             Expect::Stats { min_uptime_ms } => {
                 check_stats(u64::from(self.smp), *min_uptime_ms, lines)
             }
+            Expect::StatsBlocks { min } => check_stats_blocks(*min, lines),
+            Expect::StatsTotal {
+                cpus_online,
+                cpus_expected,
+                cpus_late,
+            } => check_stats_total((*cpus_online, *cpus_expected, *cpus_late), lines),
             Expect::EveryCpuAccountedFor => check_every_cpu(self.smp, lines),
             Expect::TicksMatchTimer => check_ticks(lines),
             Expect::TicksExact => check_ticks_exact(lines),
             Expect::CalibrationMatchesQemu => check_calibration(self.smp, lines),
+            Expect::TscCrossChecked => output::first(lines, Tsc::parse)
+                .ok_or("no [TIME] TSC line")?
+                .map(drop),
+            Expect::ApicMode(mode) => check_apic_mode(*mode, lines),
+            Expect::ApFailed {
+                index,
+                apic_id,
+                stage,
+            } => check_ap_failed((*index, *apic_id, *stage), lines),
             Expect::TasksRan(names) => check_tasks_ran(names, self.smp, lines),
-            Expect::EachCpuAtLeast { key, min } => check_each_cpu(key, *min, lines),
-            Expect::SumAtLeast { keys, min } => check_sum(keys, *min, lines),
-            Expect::LineCount { prefix, min } => {
-                let count = lines.iter().filter(|line| line.starts_with(prefix)).count();
-                if count >= *min {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "{count} lines start with '{prefix}', expected at least {min}"
-                    ))
-                }
+            Expect::EachCpuAtLeast { counter, min } => check_each_cpu(*counter, *min, lines),
+            Expect::SumAtLeast { counters, min } => check_sum(counters, *min, lines),
+            Expect::Sleep { what, accept } => check_result(lines, Sleep::parse, accept, what),
+            Expect::PingPong { what, accept } => check_result(lines, PingPong::parse, accept, what),
+            Expect::Burst { what, accept } => check_result(lines, Burst::parse, accept, what),
+            Expect::KtestPassed(name) => check_ktest_passed(name, lines),
+            Expect::ArgWarning(issue) => check_arg_warning(issue, lines),
+            Expect::PanicOnCpu0 => check_panic_on_cpu0(lines),
+            Expect::ExceptionOnCpu0 { vector, name } => {
+                check_exception_on_cpu0(*vector, name, lines)
             }
-            Expect::Line { prefix, contains } => check_line(prefix, contains, lines),
             Expect::BenchLine => check_bench_line(self.smp, lines),
             Expect::Within(limit) if elapsed < *limit => Ok(()),
             Expect::Within(limit) => Err(format!(
@@ -725,43 +793,48 @@ fn check_verdict(kind: VerdictKind, report: &BootReport) -> Result<(), String> {
 }
 
 fn check_boot_mode(firmware: Firmware, lines: &[String]) -> Result<(), String> {
-    let boot = output::parse_boot_line(lines).ok_or("no [BOOT] line with mode=")?;
-    if boot.mode == firmware.name() {
+    let boot = output::first(lines, Boot::parse).ok_or("no [BOOT] kernel line")??;
+    let expected = match firmware {
+        Firmware::Bios => BootMode::Bios,
+        Firmware::Uefi => BootMode::Uefi,
+    };
+    if boot.mode == expected {
         Ok(())
     } else {
         Err(format!(
-            "[BOOT] says mode={}, expected mode={}",
-            boot.mode,
-            firmware.name()
+            "[BOOT] says mode={}, expected mode={expected}",
+            boot.mode
         ))
     }
 }
 
 fn check_every_cpu(smp: u16, lines: &[String]) -> Result<(), String> {
-    for ap in 1..smp {
-        let online = format!("[SMP] AP#{ap} online");
-        if !lines.iter().any(|line| line.trim_end() == online) {
-            return Err(format!("no '{online}' line"));
+    let (online, malformed) = output::all(lines, ApOnline::parse);
+    if let Some(line) = malformed.first() {
+        return Err(format!("malformed line: {line}"));
+    }
+    for index in 1..u32::from(smp) {
+        if !online.contains(&ApOnline { index }) {
+            return Err(format!("no '{}' line", ApOnline { index }));
         }
     }
     let stats = output::parse_stats(lines);
+    let block = stats.last()?;
     // The kernel's own count: a run that lost CPUs is no success.
-    let total = stats.total.as_ref().ok_or("no [STATS] total line")?;
-    let online = output::get_u64(total, "cpus_online")?;
-    let expected = output::get_u64(total, "cpus_expected")?;
-    if online != expected || expected != u64::from(smp) {
+    let total = &block.total;
+    if total.cpus_online != total.cpus_expected || total.cpus_expected != u64::from(smp) {
         return Err(format!(
-            "[STATS] total cpus_online={online} cpus_expected={expected} (QEMU -smp {smp})"
+            "[STATS] total cpus_online={} cpus_expected={} (QEMU -smp {smp})",
+            total.cpus_online, total.cpus_expected
         ));
     }
     let (mut sent, mut received) = (0, 0);
     for cpu in 0..u32::from(smp) {
-        let fields = stats
-            .per_cpu
-            .get(&cpu)
+        let line = block
+            .cpu(cpu)
             .ok_or_else(|| format!("no [STATS] cpu={cpu} line"))?;
-        sent += output::get_u64(fields, "ipi_sent")?;
-        received += output::get_u64(fields, "ipi_received")?;
+        sent += line.ipi_sent;
+        received += line.ipi_received;
     }
     if sent != received {
         return Err(format!(
@@ -792,7 +865,7 @@ fn check_every_cpu(smp: u16, lines: &[String]) -> Result<(), String> {
 fn check_ticks(lines: &[String]) -> Result<(), String> {
     for_each_cpu_ticks(lines, |t| {
         let what = t.describe();
-        let due_max = ((t.timer_ms + 1) * SCHED_HZ).div_ceil(1000);
+        let due_max = ((t.timer_ms + 1) * u64::from(SCHED_HZ)).div_ceil(1000);
         if t.timer_ms == 0 {
             Err(format!("{what}: its timer never ran"))
         } else if t.ticks > due_max + 1 {
@@ -833,7 +906,7 @@ struct CpuTicks {
 impl CpuTicks {
     /// Ticks due over `timer_ms`.
     fn due(&self) -> u64 {
-        self.timer_ms * SCHED_HZ / 1000
+        self.timer_ms * u64::from(SCHED_HZ) / 1000
     }
 
     fn describe(&self) -> String {
@@ -849,22 +922,24 @@ impl CpuTicks {
     }
 }
 
-/// Runs `check` on every CPU's tick counters; the first error wins.
+/// Runs `check` on every CPU's tick counters (last `[STATS]` block); the first error
+/// wins.
 fn for_each_cpu_ticks(
     lines: &[String],
     mut check: impl FnMut(&CpuTicks) -> Result<(), String>,
 ) -> Result<(), String> {
     let stats = output::parse_stats(lines);
-    if stats.per_cpu.is_empty() {
+    let block = stats.last()?;
+    if block.cpus.is_empty() {
         return Err("no [STATS] cpu= lines".to_owned());
     }
-    for (&cpu, fields) in &stats.per_cpu {
+    for line in &block.cpus {
         check(&CpuTicks {
-            cpu,
-            ticks: output::get_u64(fields, "ticks")?,
-            lost: output::get_u64(fields, "ticks_lost")?,
-            late: output::get_u64(fields, "ticks_late")?,
-            timer_ms: output::get_u64(fields, "timer_ms")?,
+            cpu: line.cpu,
+            ticks: line.ticks,
+            lost: line.ticks_lost,
+            late: line.ticks_late,
+            timer_ms: line.timer_ms,
         })?;
     }
     Ok(())
@@ -873,20 +948,16 @@ fn for_each_cpu_ticks(
 /// QEMU's Local APIC timer input clock (TCG and KVM alike): 1 GHz.
 const QEMU_APIC_CLOCK_HZ: u64 = 1_000_000_000;
 
-/// Parses `[APIC] coreN timer @XHz (divide D, …` into `(N, X, D)`.
-fn parse_timer_line(line: &str) -> Option<(u32, u64, u64)> {
-    let rest = line.strip_prefix("[APIC] core")?;
-    let (core, rest) = rest.split_once(" timer @")?;
-    let (hz, rest) = rest.split_once("Hz (divide ")?;
-    let divide = rest.split(|c: char| !c.is_ascii_digit()).next()?;
-    Some((core.parse().ok()?, hz.parse().ok()?, divide.parse().ok()?))
-}
-
 /// See [`Expect::CalibrationMatchesQemu`]: one timer line per CPU, each
 /// rate × divider within ±1 % of [`QEMU_APIC_CLOCK_HZ`].
 fn check_calibration(smp: u16, lines: &[String]) -> Result<(), String> {
+    let (timers, malformed) = output::all(lines, ApicTimer::parse);
+    if let Some(line) = malformed.first() {
+        return Err(format!("malformed line: {line}"));
+    }
     let mut seen = std::collections::BTreeSet::new();
-    for (core, hz, divide) in lines.iter().filter_map(|l| parse_timer_line(l.trim_end())) {
+    for timer in timers {
+        let (core, hz, divide) = (timer.core, timer.hz, u64::from(timer.divide));
         let clock = hz * divide;
         if clock.abs_diff(QEMU_APIC_CLOCK_HZ) * 100 > QEMU_APIC_CLOCK_HZ {
             return Err(format!(
@@ -905,22 +976,47 @@ fn check_calibration(smp: u16, lines: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses `[SCHED][coreN] run X` into `(N, X)`.
-fn parse_run_line(line: &str) -> Option<(u32, &str)> {
-    let rest = line.strip_prefix("[SCHED][core")?;
-    let (core, rest) = rest.split_once(']')?;
-    let name = rest.strip_prefix(" run ")?.trim();
-    Some((core.parse().ok()?, name))
+fn check_apic_mode(mode: ApicMode, lines: &[String]) -> Result<(), String> {
+    let line = output::first(lines, LapicMode::parse).ok_or("no Local APIC mode line")??;
+    if line.mode == mode {
+        Ok(())
+    } else {
+        Err(format!("{line}, expected {}", mode.as_str()))
+    }
+}
+
+fn check_ap_failed(
+    (index, apic_id, stage): (u32, u32, u8),
+    lines: &[String],
+) -> Result<(), String> {
+    let (failures, malformed) = output::all(lines, ApFailed::parse);
+    if let Some(line) = malformed.first() {
+        return Err(format!("malformed line: {line}"));
+    }
+    if failures
+        .iter()
+        .any(|f| (f.index, f.apic_id, f.stage) == (index, apic_id, stage))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "no warning that AP#{index} (apic_id={apic_id}) failed to start at stage {stage} \
+             (found {failures:?})"
+        ))
+    }
 }
 
 fn check_tasks_ran(names: &[&str], smp: u16, lines: &[String]) -> Result<(), String> {
-    let runs: Vec<(u32, &str)> = lines.iter().filter_map(|l| parse_run_line(l)).collect();
+    let (runs, malformed) = output::all(lines, TaskRan::parse);
+    if let Some(line) = malformed.first() {
+        return Err(format!("malformed line: {line}"));
+    }
     for name in names {
-        if !runs.iter().any(|(_, ran)| ran == name) {
+        if !runs.iter().any(|ran| ran.name == *name) {
             return Err(format!("no '[SCHED][coreN] run {name}' line"));
         }
     }
-    let mut cores: Vec<u32> = runs.iter().map(|(core, _)| *core).collect();
+    let mut cores: Vec<u32> = runs.iter().map(|ran| ran.core).collect();
     cores.sort_unstable();
     cores.dedup();
     if smp >= 2 && cores.len() < 2 {
@@ -931,31 +1027,37 @@ fn check_tasks_ran(names: &[&str], smp: u16, lines: &[String]) -> Result<(), Str
     Ok(())
 }
 
-fn check_each_cpu(key: &str, min: u64, lines: &[String]) -> Result<(), String> {
+fn check_each_cpu(counter: Counter, min: u64, lines: &[String]) -> Result<(), String> {
     let stats = output::parse_stats(lines);
-    if stats.per_cpu.is_empty() {
+    let block = stats.last()?;
+    if block.cpus.is_empty() {
         return Err("no [STATS] cpu= lines".to_owned());
     }
-    for (cpu, fields) in &stats.per_cpu {
-        let value = output::get_u64(fields, key)?;
+    for line in &block.cpus {
+        let value = line.get(counter);
         if value < min {
-            return Err(format!("cpu {cpu}: {key}={value}, expected at least {min}"));
+            return Err(format!(
+                "cpu {}: {}={value}, expected at least {min}",
+                line.cpu,
+                counter.key()
+            ));
         }
     }
     Ok(())
 }
 
-fn check_sum(keys: &[&str], min: u64, lines: &[String]) -> Result<(), String> {
+fn check_sum(counters: &[Counter], min: u64, lines: &[String]) -> Result<(), String> {
     let stats = output::parse_stats(lines);
-    let mut sum = 0;
-    for fields in stats.per_cpu.values() {
-        for key in keys {
-            sum += output::get_u64(fields, key)?;
-        }
-    }
+    let block = stats.last()?;
+    let sum: u64 = block
+        .cpus
+        .iter()
+        .flat_map(|line| counters.iter().map(|&counter| line.get(counter)))
+        .sum();
     if sum >= min {
         Ok(())
     } else {
+        let keys: Vec<&str> = counters.iter().map(|counter| counter.key()).collect();
         Err(format!(
             "sum of {} over all CPUs is {sum}, expected at least {min}",
             keys.join(" + ")
@@ -965,20 +1067,123 @@ fn check_sum(keys: &[&str], min: u64, lines: &[String]) -> Result<(), String> {
 
 fn check_stats(cpus_online: u64, min_uptime_ms: u64, lines: &[String]) -> Result<(), String> {
     let stats = output::parse_stats(lines);
-    let total = stats.total.ok_or("no [STATS] total line")?;
-    let online = output::get_u64(&total, "cpus_online")?;
-    if online != cpus_online {
+    let total = &stats.last()?.total;
+    if total.cpus_online != cpus_online {
         return Err(format!(
-            "[STATS] total cpus_online={online}, expected {cpus_online}"
+            "[STATS] total cpus_online={}, expected {cpus_online}",
+            total.cpus_online
         ));
     }
-    let uptime = output::get_u64(&total, "uptime_ms")?;
-    if uptime < min_uptime_ms {
+    if total.uptime_ms < min_uptime_ms {
         return Err(format!(
-            "[STATS] total uptime_ms={uptime}, expected at least {min_uptime_ms}"
+            "[STATS] total uptime_ms={}, expected at least {min_uptime_ms}",
+            total.uptime_ms
         ));
     }
     Ok(())
+}
+
+fn check_stats_blocks(min: usize, lines: &[String]) -> Result<(), String> {
+    let stats = output::parse_stats(lines);
+    stats.last()?;
+    if stats.blocks.len() >= min {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} [STATS] blocks, expected at least {min}",
+            stats.blocks.len()
+        ))
+    }
+}
+
+fn check_stats_total(
+    (cpus_online, cpus_expected, cpus_late): (u64, u64, u64),
+    lines: &[String],
+) -> Result<(), String> {
+    let stats = output::parse_stats(lines);
+    let total = stats.last()?.total;
+    let expected = StatsTotal {
+        cpus_online,
+        cpus_expected,
+        cpus_late,
+        uptime_ms: total.uptime_ms,
+    };
+    if total == expected {
+        Ok(())
+    } else {
+        Err(format!("{total}, expected {expected}"))
+    }
+}
+
+/// The result line of a workload (`parse`) must be there and pass `accept`.
+fn check_result<'a, T: std::fmt::Debug>(
+    lines: &'a [String],
+    parse: impl Fn(&'a str) -> Option<Result<T, ParseError>>,
+    accept: &fn(&T) -> bool,
+    what: &str,
+) -> Result<(), String> {
+    let (found, malformed) = output::all(lines, parse);
+    if let Some(line) = malformed.first() {
+        return Err(format!("malformed line: {line}"));
+    }
+    match found.first() {
+        None => Err(format!("no result line (expected {what})")),
+        Some(line) if accept(line) => Ok(()),
+        Some(line) => Err(format!("{line:?}, expected {what}")),
+    }
+}
+
+fn check_ktest_passed(name: &str, lines: &[String]) -> Result<(), String> {
+    let (events, malformed) = output::all(lines, Ktest::parse);
+    if let Some(line) = malformed.first() {
+        return Err(format!("malformed line: {line}"));
+    }
+    let suffix = format!("::{name}");
+    let passed = events.iter().any(|event| {
+        matches!(event, Ktest::Pass { name: passed, .. }
+            if *passed == name || passed.ends_with(&suffix))
+    });
+    if passed {
+        Ok(())
+    } else {
+        Err(format!("no [KTEST] pass line for {name}"))
+    }
+}
+
+fn check_arg_warning(issue: &ArgIssue<'_>, lines: &[String]) -> Result<(), String> {
+    let expected = issue.to_string();
+    if lines
+        .iter()
+        .any(|line| ArgWarning::parse(line) == Some(expected.as_str()))
+    {
+        Ok(())
+    } else {
+        Err(format!("no warning '{}'", ArgWarning(*issue)))
+    }
+}
+
+fn check_panic_on_cpu0(lines: &[String]) -> Result<(), String> {
+    let panic = output::first(lines, Panic::parse).ok_or("no [PANIC] line")??;
+    if panic.context.cpu == 0 {
+        Ok(())
+    } else {
+        Err(format!("{panic}, expected cpu=0"))
+    }
+}
+
+fn check_exception_on_cpu0(vector: u8, name: &str, lines: &[String]) -> Result<(), String> {
+    let exception = output::first(lines, Exception::parse).ok_or("no [EXCEPTION] line")??;
+    let page_fault = vector == 14;
+    if (exception.context.cpu, exception.vector, exception.name) == (0, vector, name)
+        && exception.cr2.is_some() == page_fault
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{exception}, expected cpu=0 vector={vector} name={name}{}",
+            if page_fault { " with cr2=" } else { "" }
+        ))
+    }
 }
 
 fn check_bench_line(smp: u16, lines: &[String]) -> Result<(), String> {
@@ -992,60 +1197,88 @@ fn check_bench_line(smp: u16, lines: &[String]) -> Result<(), String> {
     }
 }
 
-fn check_line(prefix: &str, contains: &[&str], lines: &[String]) -> Result<(), String> {
-    let found = lines
-        .iter()
-        .any(|line| line.starts_with(prefix) && contains.iter().all(|part| line.contains(part)));
-    if found {
-        Ok(())
-    } else {
-        Err(format!(
-            "no line starting with {prefix:?} and containing {contains:?}"
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
+    use protocol::stats::{StatsBlock, StatsCpu};
+
+    use super::*;
+    use protocol::fatal::Context;
 
     fn own(lines: &[&str]) -> Vec<String> {
         lines.iter().map(|line| (*line).to_owned()).collect()
     }
 
+    /// A `[STATS]` block of these CPU lines, as the kernel prints it.
+    fn block(cpus: &[StatsCpu]) -> Vec<String> {
+        let total = StatsTotal {
+            cpus_online: cpus.len() as u64,
+            cpus_expected: cpus.len() as u64,
+            cpus_late: 0,
+            uptime_ms: 2000,
+        };
+        StatsBlock { total, cpus }
+            .to_string()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// A CPU line with these tick counters: `(cpu, ticks, ticks_lost, ticks_late, timer_ms)`.
+    fn ticks(
+        (cpu, ticks, ticks_lost, ticks_late, timer_ms): (u32, u64, u64, u64, u64),
+    ) -> StatsCpu {
+        StatsCpu {
+            cpu,
+            ticks,
+            ticks_lost,
+            ticks_late,
+            timer_ms,
+            ..StatsCpu::default()
+        }
+    }
+
+    fn tick_block(cpus: &[(u32, u64, u64, u64, u64)]) -> Vec<String> {
+        block(&cpus.iter().copied().map(ticks).collect::<Vec<_>>())
+    }
+
     #[test]
     fn ticks_must_match_timer_time() {
-        let ok = own(&[
-            "[STATS] cpu=0 ticks=196 ticks_lost=4 ticks_late=0 timer_ms=2000",
-            "[STATS] cpu=1 ticks=201 ticks_lost=0 ticks_late=0 timer_ms=2009",
+        let ok = tick_block(&[
+            (0, 196, 4, 0, 2000),
+            (1, 201, 0, 0, 2009),
             // Two host CPU hogs (measured): 28 ticks never came, 35 late.
-            "[STATS] cpu=3 ticks=130 ticks_lost=28 ticks_late=35 timer_ms=1580",
+            (3, 130, 28, 35, 1580),
             // 255 vCPUs on 2 host cores: a CPU the host starved for seconds.
-            "[STATS] cpu=6 ticks=0 ticks_lost=276 ticks_late=0 timer_ms=2767",
+            (6, 0, 276, 0, 2767),
         ]);
         assert!(check_ticks(&ok).is_ok(), "{:?}", check_ticks(&ok));
         // The old kernel counted losses only up to a CPU's last tick (255
         // CPUs, measured): the books did not add up.
-        let unaccounted =
-            own(&["[STATS] cpu=0 ticks=76 ticks_lost=631 ticks_late=72 timer_ms=8772"]);
+        let unaccounted = tick_block(&[(0, 76, 631, 72, 8772)]);
         assert!(
             check_ticks(&unaccounted)
                 .unwrap_err()
                 .contains("cpu 0: ticks=76")
         );
-        let extra = own(&["[STATS] cpu=0 ticks=203 ticks_lost=0 ticks_late=0 timer_ms=2009"]);
+        let extra = tick_block(&[(0, 203, 0, 0, 2009)]);
         assert!(check_ticks(&extra).unwrap_err().contains("more ticks"));
         // A CPU whose timer never started used to pass (0 of 0 expected).
-        let no_timer = own(&["[STATS] cpu=0 ticks=0 ticks_lost=0 ticks_late=0 timer_ms=0"]);
+        let no_timer = tick_block(&[(0, 0, 0, 0, 0)]);
         assert!(check_ticks(&no_timer).unwrap_err().contains("never ran"));
-        let old_format = own(&["[STATS] cpu=0 ticks=200 timer_ms=2000"]);
+        let old_format = own(&[
+            "[STATS] total cpus_online=1 cpus_expected=1 cpus_late=0 uptime_ms=2000",
+            "[STATS] cpu=0 ticks=200 timer_ms=2000",
+        ]);
         assert!(check_ticks(&old_format).is_err(), "ticks_lost is required");
-        assert!(check_ticks(&own(&["[STATS] total cpus_online=1"])).is_err());
+        assert!(check_ticks(&tick_block(&[])).is_err());
     }
 
     #[test]
     fn icount_ticks_must_be_exact() {
         // Measured under -icount shift=4,sleep=off.
-        let ok = own(&["[STATS] cpu=0 ticks=169 ticks_lost=0 ticks_late=0 timer_ms=1690"]);
+        let ok = tick_block(&[(0, 169, 0, 0, 1690)]);
         assert!(
             check_ticks_exact(&ok).is_ok(),
             "{:?}",
@@ -1053,66 +1286,59 @@ mod tests {
         );
         // A timer at half its rate: every gap is two periods. Under load it
         // would pass as lost ticks; under -icount it cannot.
-        let half_rate = own(&["[STATS] cpu=0 ticks=85 ticks_lost=84 ticks_late=84 timer_ms=1690"]);
+        let half_rate = tick_block(&[(0, 85, 84, 84, 1690)]);
         assert!(check_ticks(&half_rate).is_ok());
         assert!(check_ticks_exact(&half_rate).is_err());
-        let one_lost = own(&["[STATS] cpu=0 ticks=167 ticks_lost=2 ticks_late=1 timer_ms=1690"]);
+        let one_lost = tick_block(&[(0, 167, 2, 1, 1690)]);
         assert!(check_ticks_exact(&one_lost).is_err());
+    }
+
+    fn timer(core: u32, hz: u64) -> String {
+        ApicTimer {
+            core,
+            hz,
+            divide: 16,
+            mode: "Periodic",
+            tick_hz: SCHED_HZ,
+        }
+        .to_string()
     }
 
     #[test]
     fn calibration_must_match_qemus_apic_clock() {
-        let ok = own(&[
-            "[APIC] core0 timer @62494743Hz (divide 16, Periodic, 100 Hz tick)",
-            "[APIC] core1 timer @62484456Hz (divide 16, TscDeadline, 100 Hz tick)",
-        ]);
+        let ok = vec![timer(0, 62_494_743), timer(1, 62_484_456)];
         assert!(check_calibration(2, &ok).is_ok());
         // A TSC calibrated 20 % high makes the LAPIC rate 20 % high too.
-        let high = own(&["[APIC] core0 timer @75000000Hz (divide 16, Periodic, 100 Hz tick)"]);
+        let high = vec![timer(0, 75_000_000)];
         assert!(check_calibration(1, &high).unwrap_err().contains("off"));
         assert!(
-            check_calibration(
-                2,
-                &own(&["[APIC] core0 timer @62500000Hz (divide 16, Periodic, 100 Hz tick)",])
-            )
-            .is_err(),
+            check_calibration(2, &[timer(0, 62_500_000)]).is_err(),
             "a CPU without a timer line"
         );
-        assert_eq!(
-            parse_timer_line("[APIC] core12 timer @62500000Hz (divide 16, Periodic, 100 Hz tick)"),
-            Some((12, 62_500_000, 16))
+        let malformed = own(&["[APIC] core1 timer @62500000Hz"]);
+        assert!(
+            check_calibration(1, &malformed)
+                .unwrap_err()
+                .contains("malformed")
         );
     }
 
-    #[test]
-    fn run_lines_parse() {
-        assert_eq!(parse_run_line("[SCHED][core3] run A"), Some((3, "A")));
-        assert_eq!(parse_run_line("[SCHED][core] run A"), None);
-        assert_eq!(parse_run_line("[SCHED] run A"), None);
+    fn ran(core: u32, name: &str) -> String {
+        TaskRan { core, name }.to_string()
     }
 
     #[test]
     fn tasks_must_all_run_on_two_cores() {
-        let spread = own(&[
-            "[SCHED][core0] run A",
-            "[SCHED][core1] run B",
-            "[SCHED][core1] run C",
-            "[SCHED][core0] run D",
-        ]);
+        let spread = vec![ran(0, "A"), ran(1, "B"), ran(1, "C"), ran(0, "D")];
         assert!(check_tasks_ran(TASKS_A_TO_D, 4, &spread).is_ok());
-        let one_core = own(&[
-            "[SCHED][core0] run A",
-            "[SCHED][core0] run B",
-            "[SCHED][core0] run C",
-            "[SCHED][core0] run D",
-        ]);
+        let one_core = vec![ran(0, "A"), ran(0, "B"), ran(0, "C"), ran(0, "D")];
         assert!(check_tasks_ran(TASKS_A_TO_D, 1, &one_core).is_ok());
         assert!(
             check_tasks_ran(TASKS_A_TO_D, 2, &one_core)
                 .unwrap_err()
                 .contains("two")
         );
-        let missing = own(&["[SCHED][core0] run A"]);
+        let missing = vec![ran(0, "A")];
         assert!(
             check_tasks_ran(TASKS_A_TO_D, 1, &missing)
                 .unwrap_err()
@@ -1122,41 +1348,84 @@ mod tests {
 
     #[test]
     fn counter_sums_and_minimums() {
-        let lines = own(&[
-            "[STATS] cpu=0 tasks_run=3 steals=0 migrations=0",
-            "[STATS] cpu=1 tasks_run=0 steals=2 migrations=1",
+        let lines = block(&[
+            StatsCpu {
+                cpu: 0,
+                tasks_run: 3,
+                ..StatsCpu::default()
+            },
+            StatsCpu {
+                cpu: 1,
+                steals: 2,
+                migrations: 1,
+                ..StatsCpu::default()
+            },
         ]);
-        assert!(check_sum(&["steals", "migrations"], 1, &lines).is_ok());
-        assert!(check_sum(&["steals"], 3, &lines).is_err());
+        assert!(check_sum(&[Counter::Steals, Counter::Migrations], 1, &lines).is_ok());
         assert!(
-            check_each_cpu("tasks_run", 1, &lines)
+            check_sum(&[Counter::Steals], 3, &lines)
                 .unwrap_err()
-                .contains("cpu 1")
+                .contains("sum of steals")
+        );
+        assert!(
+            check_each_cpu(Counter::TasksRun, 1, &lines)
+                .unwrap_err()
+                .contains("cpu 1: tasks_run=0")
         );
     }
-    use super::*;
-    use std::collections::HashSet;
 
     #[test]
     fn every_cpu_needs_the_kernels_own_count_to_match() {
-        let run = |total: &str| {
-            let mut lines = own(&[
-                "[SMP] AP#1 online",
-                "[STATS] cpu=0 ipi_sent=1 ipi_received=1",
-                "[STATS] cpu=1 ipi_sent=2 ipi_received=2",
-            ]);
-            lines.push(total.to_owned());
+        let run = |total: StatsTotal| {
+            let cpus = [
+                StatsCpu {
+                    cpu: 0,
+                    ipi_sent: 1,
+                    ipi_received: 1,
+                    ..StatsCpu::default()
+                },
+                StatsCpu {
+                    cpu: 1,
+                    ipi_sent: 2,
+                    ipi_received: 2,
+                    ..StatsCpu::default()
+                },
+            ];
+            let mut lines = vec![ApOnline { index: 1 }.to_string()];
+            lines.extend(
+                StatsBlock {
+                    total,
+                    cpus: &cpus[..total.cpus_online as usize],
+                }
+                .to_string()
+                .lines()
+                .map(str::to_owned),
+            );
             check_every_cpu(2, &lines)
         };
-        assert!(run("[STATS] total cpus_online=2 cpus_expected=2 uptime_ms=9").is_ok());
+        let total = |cpus_online, cpus_expected| StatsTotal {
+            cpus_online,
+            cpus_expected,
+            cpus_late: 0,
+            uptime_ms: 9,
+        };
+        assert!(run(total(2, 2)).is_ok());
         // A CPU the kernel tried to start and lost.
-        let lost = run("[STATS] total cpus_online=2 cpus_expected=3 uptime_ms=9");
-        assert!(lost.unwrap_err().contains("cpus_expected=3"));
+        assert!(run(total(2, 3)).unwrap_err().contains("cpus_expected=3"));
         // The kernel expected fewer than QEMU has (say, MAX_CPUS cut the MADT).
-        assert!(run("[STATS] total cpus_online=1 cpus_expected=1 uptime_ms=9").is_err());
+        assert!(run(total(1, 1)).is_err());
+        // No AP#1 line.
+        let lines = block(&[
+            StatsCpu::default(),
+            StatsCpu {
+                cpu: 1,
+                ..StatsCpu::default()
+            },
+        ]);
         assert!(
-            run("[STATS] total cpus_online=2 uptime_ms=9").is_err(),
-            "key required"
+            check_every_cpu(2, &lines)
+                .unwrap_err()
+                .contains("AP#1 online")
         );
     }
 
@@ -1167,40 +1436,114 @@ mod tests {
     }
 
     #[test]
-    fn line_expectation() {
-        let lines = vec![
-            "[BOOT] WARN unknown kernel argument 'bogus=1' (valid keys: log)".to_owned(),
-            "[EXCEPTION] cpu=0 vector=14 name=#PF error=0x0 rip=0x1 cr2=0x0".to_owned(),
+    fn failure_lines() {
+        let panic = vec![
+            Panic {
+                context: Context::default(),
+                message: "deliberate",
+                location: "kernel/src/ktest.rs:10",
+            }
+            .to_string(),
         ];
-        assert!(check_line("", &["'bogus=1'", "valid keys"], &lines).is_ok());
-        assert!(check_line("[EXCEPTION] cpu=0 vector=14 name=#PF", &["cr2="], &lines).is_ok());
-        assert!(check_line("[EXCEPTION] cpu=0 vector=8", &[], &lines).is_err());
-    }
-
-    #[test]
-    fn time_line_expectation() {
-        let Expect::Line { prefix, contains } = TSC_CROSS_CHECKED else {
-            panic!("{TSC_CROSS_CHECKED:?}");
+        assert!(check_panic_on_cpu0(&panic).is_ok());
+        assert!(check_panic_on_cpu0(&[]).is_err());
+        let page_fault = Exception {
+            context: Context::default(),
+            vector: 14,
+            name: "#PF",
+            error: 0,
+            rip: 1,
+            cr2: Some(0),
         };
-        let now = vec![
-            "[TIME] TSC 2596.159 MHz ±0.020 % (PIT, least disturbed of 7 windows); \
-             CPUID 0x15: absent (max leaf 0xd); 0x16: absent (max leaf 0xd); \
-             0x40000010: absent (hypervisor \"TCGTCGTCGTCG\" max leaf 0x40000001)"
-                .to_owned(),
+        let lines = vec![page_fault.to_string()];
+        assert!(check_exception_on_cpu0(14, "#PF", &lines).is_ok());
+        assert!(check_exception_on_cpu0(8, "#DF", &lines).is_err());
+        let no_cr2 = vec![
+            Exception {
+                cr2: None,
+                ..page_fault
+            }
+            .to_string(),
         ];
-        assert!(check_line(prefix, contains, &now).is_ok());
-        // The line before the cross-check existed.
-        let before = vec![
-            "[TIME] TSC 2596.146 MHz, calibrated against the PIT \
-             (±0.03 %, least disturbed of 7 windows)"
-                .to_owned(),
-        ];
-        assert!(check_line(prefix, contains, &before).is_err());
+        assert!(check_exception_on_cpu0(14, "#PF", &no_cr2).is_err());
     }
 
     #[test]
-    fn stats_expectation() {
-        let lines = vec!["[STATS] total cpus_online=1 uptime_ms=2001".to_owned()];
+    fn arg_warning_expectation() {
+        let issue = ArgIssue::UnknownKey { word: "bogus=1" };
+        let lines = vec![ArgWarning(issue).to_string()];
+        assert!(check_arg_warning(&issue, &lines).is_ok());
+        let other = ArgIssue::UnknownKey { word: "bogus=2" };
+        assert!(check_arg_warning(&other, &lines).is_err());
+    }
+
+    #[test]
+    fn workload_results() {
+        let sleep = |late| {
+            vec![
+                Sleep {
+                    sleepers: 1000,
+                    woke: 1000,
+                    early: 0,
+                    late,
+                    max_late_us: 1,
+                    late_limit_us: 20_000,
+                }
+                .to_string(),
+            ]
+        };
+        let Expect::Sleep { what, accept } = &SCENARIOS
+            .iter()
+            .find(|s| s.name == "workload-sleep-icount")
+            .unwrap()
+            .expect[2]
+        else {
+            panic!("the third expectation of workload-sleep-icount is its [SLEEP] line");
+        };
+        assert!(check_result(&sleep(0), Sleep::parse, accept, what).is_ok());
+        assert!(
+            check_result(&sleep(1), Sleep::parse, accept, what)
+                .unwrap_err()
+                .contains("late=0")
+        );
+        assert!(
+            check_result(&[], Sleep::parse, accept, what)
+                .unwrap_err()
+                .contains("no result line")
+        );
+    }
+
+    #[test]
+    fn ktest_and_smp_lines() {
+        let lines = vec![
+            Ktest::Pass {
+                name: "arch::x86_64::smp::tests::fake_ap",
+                us: 1,
+            }
+            .to_string(),
+            ApFailed {
+                index: 4,
+                apic_id: 200,
+                stage: 0,
+                why: "no answer",
+            }
+            .to_string(),
+            LapicMode {
+                mode: ApicMode::XApic,
+            }
+            .to_string(),
+        ];
+        assert!(check_ktest_passed("smp::tests::fake_ap", &lines).is_ok());
+        assert!(check_ktest_passed("tests::fake", &lines).is_err());
+        assert!(check_ap_failed((4, 200, 0), &lines).is_ok());
+        assert!(check_ap_failed((4, 200, 5), &lines).is_err());
+        assert!(check_apic_mode(ApicMode::XApic, &lines).is_ok());
+        assert!(check_apic_mode(ApicMode::X2Apic, &lines).is_err());
+    }
+
+    #[test]
+    fn stats_expectations() {
+        let lines = block(&[StatsCpu::default()]);
         assert!(check_stats(1, 2000, &lines).is_ok());
         assert!(
             check_stats(4, 2000, &lines)
@@ -1213,6 +1556,11 @@ mod tests {
                 .contains("uptime_ms")
         );
         assert!(check_stats(1, 0, &[]).is_err());
+        assert!(check_stats_total((1, 1, 0), &lines).is_ok());
+        assert!(check_stats_total((1, 2, 0), &lines).is_err());
+        let two_blocks: Vec<String> = lines.iter().chain(&lines).cloned().collect();
+        assert!(check_stats_blocks(2, &two_blocks).is_ok());
+        assert!(check_stats_blocks(3, &two_blocks).is_err());
     }
 
     #[test]
@@ -1220,7 +1568,7 @@ mod tests {
         let line = |cpus: u16| {
             own(&[&format!(
                 "[BENCH] cpus={cpus} spawn_cycles=9 yield_cycles=1 wake_local_cycles=2 \
-                 wake_remote_rtt_cycles=3 steal_cycles=4 samples=31"
+                 wake_remote_rtt_cycles=3 steal_cycles=4 samples=31 statistic=median tsc_mhz=1"
             )])
         };
         assert!(check_bench_line(2, &line(2)).is_ok());
@@ -1229,13 +1577,24 @@ mod tests {
                 .unwrap_err()
                 .contains("cpus=2")
         );
-        assert!(check_bench_line(1, &line(1)).unwrap_err().contains("na"));
+        assert!(
+            check_bench_line(1, &line(1))
+                .unwrap_err()
+                .contains("wake_remote_rtt_cycles")
+        );
         assert!(check_bench_line(2, &[]).unwrap_err().contains("no [BENCH]"));
     }
 
     #[test]
     fn boot_mode_expectation() {
-        let lines = vec!["[BOOT] kernel v0.1.0 mode=uefi".to_owned()];
+        let lines = vec![
+            Boot {
+                version: "0.1.0",
+                mode: BootMode::Uefi,
+                usable_memory_mib: 1,
+            }
+            .to_string(),
+        ];
         assert!(check_boot_mode(Firmware::Uefi, &lines).is_ok());
         assert!(check_boot_mode(Firmware::Bios, &lines).is_err());
     }

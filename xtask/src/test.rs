@@ -102,6 +102,8 @@ fn all_checks(scale: bool) -> Vec<Check> {
                 "-p",
                 "drivers",
                 "-p",
+                "protocol",
+                "-p",
                 "xtask",
                 "-p",
                 "image-builder",
@@ -139,7 +141,8 @@ fn all_checks(scale: bool) -> Vec<Check> {
         Check::HostTests {
             name: "host-tests",
             args: &[
-                "test", "-p", "executor", "-p", "drivers", "-p", "xtask", "-p", "bench",
+                "test", "-p", "executor", "-p", "drivers", "-p", "protocol", "-p", "xtask", "-p",
+                "bench",
             ],
             env: &[],
         },

@@ -37,12 +37,12 @@ impl BootMode {
         }
     }
 
-    /// The name printed in the `[BOOT]` line.
-    pub fn name(self) -> &'static str {
+    /// The mode as the `[BOOT]` line reports it.
+    pub fn protocol(self) -> protocol::boot::BootMode {
         match self {
-            Self::Bios => "bios",
-            Self::Uefi => "uefi",
-            Self::Unknown => "unknown",
+            Self::Bios => protocol::boot::BootMode::Bios,
+            Self::Uefi => protocol::boot::BootMode::Uefi,
+            Self::Unknown => protocol::boot::BootMode::Unknown,
         }
     }
 }

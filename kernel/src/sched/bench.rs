@@ -30,10 +30,12 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use executor::{CoreId, Executor, Platform, Priority, yield_now};
 
+use protocol::sched::{Bench, Figure};
+
 use super::KernelPlatform;
 use super::turn::Turn;
 use crate::arch::x86_64::tsc;
-use crate::{stats, time, verdict};
+use crate::{report, stats, time, verdict};
 
 type Exec = &'static Executor<KernelPlatform>;
 
@@ -78,30 +80,20 @@ async fn driver(executor: Exec) {
     } else {
         (Figure::Na, Figure::Na)
     };
-    crate::report!(
-        "[BENCH] cpus={cpus} spawn_cycles={spawn} yield_cycles={yields} \
-         wake_local_cycles={wake_local} wake_remote_rtt_cycles={wake_remote} \
-         steal_cycles={steal} samples={SAMPLES} statistic=median tsc_mhz={}",
-        time::tsc_hz() / 1_000_000
-    );
+    report::line(&Bench {
+        cpus: cpus as u64,
+        spawn_cycles: Figure::Cycles(spawn),
+        yield_cycles: Figure::Cycles(yields),
+        wake_local_cycles: Figure::Cycles(wake_local),
+        wake_remote_rtt_cycles: wake_remote,
+        steal_cycles: steal,
+        samples: SAMPLES as u64,
+        statistic: "median",
+        tsc_mhz: time::tsc_hz() / 1_000_000,
+    });
     stats::settle_ipis();
     stats::print();
     verdict::succeed();
-}
-
-/// A figure of the `[BENCH]` line: cycles, or `na` (needs a second CPU).
-enum Figure {
-    Cycles(u64),
-    Na,
-}
-
-impl core::fmt::Display for Figure {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Cycles(cycles) => write!(f, "{cycles}"),
-            Self::Na => f.write_str("na"),
-        }
-    }
 }
 
 /// Runs one warm-up sample, then [`SAMPLES`] samples; each returns cycles

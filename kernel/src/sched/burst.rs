@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use executor::{CoreId, Executor, Priority, yield_now};
 
 use super::KernelPlatform;
-use crate::{stats, time, verdict};
+use crate::{report, stats, time, verdict};
 
 type Exec = &'static Executor<KernelPlatform>;
 
@@ -73,11 +73,14 @@ async fn drive(executor: Exec) {
         .iter()
         .filter(|s| s.load(Ordering::Relaxed) == 1)
         .count();
-    crate::report!(
-        "[BURST] tasks={TASKS} ran={} once={once} live_tasks={} spawn_ms={spawn_ms} total_ms={total_ms}",
-        RAN.load(Ordering::Relaxed),
-        executor.live_tasks() - 1,
-    );
+    report::line(&protocol::sched::Burst {
+        tasks: TASKS as u64,
+        ran: RAN.load(Ordering::Relaxed) as u64,
+        once: once as u64,
+        live_tasks: executor.live_tasks() as u64 - 1,
+        spawn_ms,
+        total_ms,
+    });
     stats::settle_ipis();
     stats::print();
     verdict::succeed();

@@ -8,8 +8,10 @@
 use executor::{Executor, Priority, yield_now};
 
 use super::KernelPlatform;
+use protocol::sched::TaskRan;
+
 use crate::arch::x86_64::percpu;
-use crate::time;
+use crate::{report, time};
 
 /// How often a task may print its `run` line.
 const LOG_INTERVAL_NS: u64 = 100_000_000;
@@ -37,10 +39,8 @@ async fn named_task(name: &'static str, work: u32) {
         let now = time::uptime_ns();
         if now - last_log_ns >= LOG_INTERVAL_NS {
             last_log_ns = now;
-            if log::log_enabled!(target: "SCHED", log::Level::Info) {
-                let core = percpu::this_cpu().index();
-                crate::report!("[SCHED][core{core}] run {name}");
-            }
+            let core = percpu::this_cpu().index();
+            report::line(&TaskRan { core, name });
         }
         yield_now().await;
     }

@@ -18,7 +18,7 @@ use kernel::sync::mpsc;
 
 use super::turn::Turn;
 use super::{KernelPlatform, tasks};
-use crate::time;
+use crate::{report, time};
 
 type Exec = &'static Executor<KernelPlatform>;
 
@@ -94,11 +94,14 @@ async fn sleepers(executor: Exec) {
         }
         max_late_ns = max_late_ns.max(lateness);
     }
-    crate::report!(
-        "[SLEEP] sleepers={SLEEPERS} woke={woke} early={early} late={late} max_late_us={} late_limit_us={}",
-        max_late_ns / 1000,
-        LATE_NS / 1000
-    );
+    report::line(&protocol::sched::Sleep {
+        sleepers: u64::from(SLEEPERS),
+        woke: u64::from(woke),
+        early: u64::from(early),
+        late: u64::from(late),
+        max_late_us: max_late_ns.unsigned_abs() / 1000,
+        late_limit_us: LATE_NS / 1000,
+    });
 }
 
 /// Round trips per ping-pong pair.
@@ -147,8 +150,9 @@ async fn ping_pong(executor: Exec) {
     while let Some(done) = done_rx.recv().await {
         round_trips += done;
     }
-    crate::report!(
-        "[PINGPONG] pairs={pairs} round_trips={round_trips} expected={}",
-        pairs * ROUND_TRIPS
-    );
+    report::line(&protocol::sched::PingPong {
+        pairs: u64::from(pairs),
+        round_trips: u64::from(round_trips),
+        expected: u64::from(pairs * ROUND_TRIPS),
+    });
 }

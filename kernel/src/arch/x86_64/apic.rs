@@ -26,7 +26,10 @@ use spin::Once;
 use x86_64::instructions::interrupts::without_interrupts;
 use x86_64::{PhysAddr, VirtAddr};
 
+use protocol::smp::{ApicMode, ApicTimer, LapicMode};
+
 use super::interrupts::vector;
+use super::report;
 use super::{clock, paging, percpu, smp, tsc};
 
 /// An IPI that could not be sent.
@@ -87,7 +90,11 @@ pub fn init_boot_cpu(madt: Option<&Madt>) {
         );
     }
     log::info!(target: "SMP", "BSP online (apic_id={apic_id})");
-    log::info!(target: "SMP", "Local APIC mode: {mode:?}");
+    let mode = match mode {
+        Mode::XApic => ApicMode::XApic,
+        Mode::X2Apic => ApicMode::X2Apic,
+    };
+    report::line(&LapicMode { mode });
 }
 
 /// Puts this CPU's Local APIC in the machine's mode and software-enables it.
@@ -327,7 +334,7 @@ pub fn calibrate_tick() -> Result<u64, CalibrationError> {
 }
 
 /// Starts the calling CPU's scheduler tick at the rate [`calibrate_tick`]
-/// measured; logs `[APIC] coreN timer @XHz` (X: the rate after the divider).
+/// measured; reports `[APIC] coreN timer @XHz` (X: the rate after the divider).
 /// A CPU without a rate (calibration failed or not yet run) runs without a
 /// tick, which is reported.
 pub fn init_tick() {
@@ -340,11 +347,13 @@ pub fn init_tick() {
     }
     this.mark_tick_started(clock::uptime_ns());
     match start_tick(hz) {
-        Ok(mode) => log::info!(
-            target: "APIC",
-            "core{core} timer @{hz}Hz (divide {}, {mode:?}, {SCHED_HZ} Hz tick)",
-            TIMER_DIVIDE.divisor()
-        ),
+        Ok(mode) => report::line(&ApicTimer {
+            core,
+            hz,
+            divide: TIMER_DIVIDE.divisor(),
+            mode: format_args!("{mode:?}"),
+            tick_hz: SCHED_HZ,
+        }),
         Err(error) => log::error!(target: "APIC", "core{core} timer start failed: {error:?}"),
     }
 }

@@ -1,18 +1,22 @@
 //! The serial console on COM1: where every kernel line goes.
 //!
-//! Two ways in:
+//! Three ways in:
 //! - [`write`] for normal output: takes the console lock with interrupts
 //!   disabled, so an interrupt handler on the same CPU can never find the lock
-//!   held by the code it interrupted.
+//!   held by the code it interrupted. Whatever is formatted is formatted under
+//!   the lock: it must not allocate or log (the `protocol` line types do
+//!   neither).
 //! - [`emergency`] for the panic and fatal-exception paths: a CPU exception can
 //!   strike while its own CPU holds the lock (interrupts being off does not stop
 //!   exceptions), so after a bounded wait it breaks the lock. A run that takes
 //!   this path is failing anyway; a garbled line beats a silent hang.
+//! - [`last`] for the run's last line: like [`emergency`], but it never gives
+//!   the lock back, so no other CPU can write after it while QEMU exits.
 
 use core::fmt::{self, Write};
 
 use drivers::serial::{COM1_BASE, SerialError, SerialPort};
-use spin::{Mutex, Once};
+use spin::{Mutex, MutexGuard, Once};
 use x86_64::instructions::interrupts::without_interrupts;
 
 static COM1: Once<Mutex<SerialPort>> = Once::new();
@@ -48,10 +52,24 @@ pub fn write(args: fmt::Arguments<'_>) {
 /// its holder does not release it soon.
 pub fn emergency(args: fmt::Arguments<'_>) {
     let Some(port) = COM1.get() else { return };
+    let _ = take_or_break(port).write_fmt(args);
+}
+
+/// Writes the run's last line (breaking the lock like [`emergency`]) and
+/// keeps the console: other CPUs go on running until QEMU has exited, and a
+/// line they started after this one would come out cut off.
+pub fn last(args: fmt::Arguments<'_>) {
+    let Some(port) = COM1.get() else { return };
+    let mut guard = take_or_break(port);
+    let _ = guard.write_fmt(args);
+    core::mem::forget(guard);
+}
+
+/// The console lock, taken within a bounded wait or broken.
+fn take_or_break(port: &Mutex<SerialPort>) -> MutexGuard<'_, SerialPort> {
     for _ in 0..EMERGENCY_LOCK_ATTEMPTS {
-        if let Some(mut guard) = port.try_lock() {
-            let _ = guard.write_fmt(args);
-            return;
+        if let Some(guard) = port.try_lock() {
+            return guard;
         }
         core::hint::spin_loop();
     }
@@ -61,5 +79,5 @@ pub fn emergency(args: fmt::Arguments<'_>) {
     // bytes on the wire but cannot corrupt memory: the port state is plain
     // I/O-port numbers.
     unsafe { port.force_unlock() };
-    let _ = port.lock().write_fmt(args);
+    port.lock()
 }

@@ -7,14 +7,16 @@
 //!   execution resumes at the fixup.
 //! - Otherwise the exception is fatal: the handler prints one
 //!   `[EXCEPTION] cpu=N [task=T] [in_interrupt=D] vector=V name=#XX error=0x..
-//!   rip=0x.. [cr2=0x..]` line (format in `docs/kernel-interface.md`; `task=`
-//!   and `in_interrupt=` from [`percpu::report_context`]), a second line with
-//!   the rest of the frame, and ends the run with the failure verdict.
+//!   rip=0x.. [cr2=0x..]` line (`protocol::fatal::Exception`, format in
+//!   `docs/kernel-interface.md`; the context from [`percpu::report_context`]),
+//!   a detail line or two with the rest, and ends the run with the failure
+//!   verdict.
 //! - `#DF`, NMI and `#MC` run on their own IST stacks (see [`super::gdt`]), so a
 //!   kernel stack overflow is reported as a double fault instead of a reset.
 //!
 //! Handlers must not allocate and must not take locks that interrupted code may
-//! hold: the fatal path writes through [`console::emergency`](super::console::emergency).
+//! hold: the fatal path writes through [`crate::arch::x86_64::report::emergency`], which
+//! breaks the console lock after a bounded wait.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,7 +24,9 @@ use spin::Once;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 
-use super::{apic, console, extable, gdt, hooks, percpu};
+use protocol::fatal::{Exception, ExceptionDetail};
+
+use super::{apic, extable, gdt, hooks, percpu};
 
 /// The kernel's interrupt vectors.
 ///
@@ -194,44 +198,51 @@ fn recover_or_die(vector: u8, frame: &mut InterruptStackFrame, error_code: Optio
 /// Reports an exception nobody expected and fails the run.
 fn fatal(vector: u8, frame: &InterruptStackFrame, error_code: Option<u64>) -> ! {
     let context = percpu::report_context();
-    let cpu = context.cpu();
+    let cpu = context.cpu;
     let name = exception_name(vector);
     let error = error_code.unwrap_or(0);
     let rip = frame.instruction_pointer.as_u64();
-    if vector == vector::PAGE_FAULT {
-        let cr2 = Cr2::read_raw();
-        console::emergency(format_args!(
-            "[EXCEPTION] {context} vector={vector} name={name} error={error:#x} rip={rip:#x} cr2={cr2:#x}\n"
-        ));
+    let cr2 = (vector == vector::PAGE_FAULT).then(Cr2::read_raw);
+    crate::arch::x86_64::report::emergency(&Exception {
+        context,
+        vector,
+        name,
+        error,
+        rip,
+        cr2,
+    });
+    if cr2.is_some() {
         let code = PageFaultErrorCode::from_bits_truncate(error);
         let pick = |flag, yes, no| if code.contains(flag) { yes } else { no };
-        console::emergency(format_args!(
-            "[EXCEPTION] cpu={cpu} page fault: {} {} in {} mode{}\n",
-            pick(
-                PageFaultErrorCode::PROTECTION_VIOLATION,
-                "protection violation",
-                "page not present"
+        crate::arch::x86_64::report::emergency(&ExceptionDetail {
+            cpu,
+            detail: format_args!(
+                "page fault: {} {} in {} mode{}",
+                pick(
+                    PageFaultErrorCode::PROTECTION_VIOLATION,
+                    "protection violation",
+                    "page not present"
+                ),
+                pick(PageFaultErrorCode::CAUSED_BY_WRITE, "on write", "on read"),
+                pick(PageFaultErrorCode::USER_MODE, "user", "kernel"),
+                pick(
+                    PageFaultErrorCode::INSTRUCTION_FETCH,
+                    " (instruction fetch)",
+                    ""
+                ),
             ),
-            pick(PageFaultErrorCode::CAUSED_BY_WRITE, "on write", "on read"),
-            pick(PageFaultErrorCode::USER_MODE, "user", "kernel"),
-            pick(
-                PageFaultErrorCode::INSTRUCTION_FETCH,
-                " (instruction fetch)",
-                ""
-            ),
-        ));
-    } else {
-        console::emergency(format_args!(
-            "[EXCEPTION] {context} vector={vector} name={name} error={error:#x} rip={rip:#x}\n"
-        ));
+        });
     }
-    console::emergency(format_args!(
-        "[EXCEPTION] cpu={cpu} rsp={:#x} rflags={:#x} cs={:#x} ss={:#x}\n",
-        frame.stack_pointer.as_u64(),
-        frame.cpu_flags.bits(),
-        frame.code_segment.0,
-        frame.stack_segment.0,
-    ));
+    crate::arch::x86_64::report::emergency(&ExceptionDetail {
+        cpu,
+        detail: format_args!(
+            "rsp={:#x} rflags={:#x} cs={:#x} ss={:#x}",
+            frame.stack_pointer.as_u64(),
+            frame.cpu_flags.bits(),
+            frame.code_segment.0,
+            frame.stack_segment.0,
+        ),
+    });
     hooks::fatal()
 }
 

@@ -16,6 +16,7 @@
 //! | [`percpu`] | per-CPU data reached through GS.BASE |
 //! | [`smp`] | starting the other CPUs: trampoline, INIT-SIPI-SIPI, idle loop |
 //! | [`tsc`] | the time-stamp counter, calibrated against the PIT |
+//! | [`report`] | printing the lines the host checks (`protocol` types), whatever the log level |
 //! | [`qemu`] | leaving QEMU with a verdict through `isa-debug-exit` |
 
 pub mod acpi;
@@ -31,5 +32,6 @@ pub mod lock_hooks;
 pub mod paging;
 pub mod percpu;
 pub mod qemu;
+pub mod report;
 pub mod smp;
 pub mod tsc;

@@ -532,28 +532,18 @@ pub fn with_irqs_disabled<R>(f: impl FnOnce(ThisCpu, &IrqsDisabled) -> R) -> R {
     })
 }
 
-/// What panic and exception reports print about where they happened:
-/// `cpu=N`, then `task=T` while the CPU polls task T, then `in_interrupt=D`
-/// while D interrupt handlers run on it (`task=` then names the task they
-/// interrupted).
-#[derive(Clone, Copy, Debug)]
-pub struct ReportContext {
-    cpu: u32,
-    task: Option<u64>,
-    in_interrupt: u32,
-}
-
-/// Where the caller runs, for a panic or exception report. Works in every
-/// context: before per-CPU data exists, `cpu=` is the APIC id (which agrees
-/// with the index on the boot CPU of every machine we boot: 0).
-pub fn report_context() -> ReportContext {
+/// Where the caller runs, for a panic or exception report
+/// (`protocol::fatal::Context`: `cpu=N [task=T] [in_interrupt=D]`). Works in
+/// every context: before per-CPU data exists, `cpu=` is the APIC id (which
+/// agrees with the index on the boot CPU of every machine we boot: 0).
+pub fn report_context() -> protocol::fatal::Context {
     match try_this_cpu() {
-        Some(this) => ReportContext {
+        Some(this) => protocol::fatal::Context {
             cpu: this.index(),
             task: this.current_task(),
             in_interrupt: this.in_interrupt(),
         },
-        None => ReportContext {
+        None => protocol::fatal::Context {
             cpu: super::cpu::apic_id(),
             task: None,
             in_interrupt: 0,
@@ -561,30 +551,10 @@ pub fn report_context() -> ReportContext {
     }
 }
 
-impl ReportContext {
-    /// The CPU number (`cpu=`).
-    pub fn cpu(&self) -> u32 {
-        self.cpu
-    }
-}
-
-impl fmt::Display for ReportContext {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cpu={}", self.cpu)?;
-        if let Some(task) = self.task {
-            write!(f, " task={task}")?;
-        }
-        if self.in_interrupt > 0 {
-            write!(f, " in_interrupt={}", self.in_interrupt)?;
-        }
-        Ok(())
-    }
-}
-
 /// The number printed as `cpu=N` in panics and exceptions
 /// ([`report_context`]).
 pub fn cpu_number() -> u32 {
-    report_context().cpu()
+    report_context().cpu
 }
 
 /// Compile-time checks that the handles stay on their CPU: each line fails

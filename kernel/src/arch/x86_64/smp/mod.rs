@@ -469,7 +469,7 @@ fn wait_until_online(aps: &[Candidate]) {
                 continue;
             }
             if is_online(ap.index) {
-                log::info!(target: "SMP", "AP#{} online", ap.index);
+                crate::arch::x86_64::report::line(&protocol::smp::ApOnline { index: ap.index });
                 *announced = true;
             } else {
                 still_climbing += 1;
@@ -515,7 +515,7 @@ fn give_up(ap: Candidate, error: StartError) {
         .compare_exchange(CLIMBING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
     {
-        log::info!(target: "SMP", "AP#{} online", ap.index);
+        crate::arch::x86_64::report::line(&protocol::smp::ApOnline { index: ap.index });
         return;
     }
     let stage = match error {
@@ -526,20 +526,20 @@ fn give_up(ap: Candidate, error: StartError) {
         apic_id: ap.apic_id,
         stage,
     });
+    let (index, apic_id) = (ap.index, ap.apic_id);
     match error {
-        StartError::Timeout { stage } => log::warn!(
-            target: "SMP",
-            "AP#{} (apic_id={}) failed to start at stage {stage} ({})",
-            ap.index,
-            ap.apic_id,
-            stage_name(stage)
-        ),
-        StartError::Ipi(error) => log::warn!(
-            target: "SMP",
-            "AP#{} (apic_id={}) failed to start: {error:?}",
-            ap.index,
-            ap.apic_id
-        ),
+        StartError::Timeout { .. } => crate::arch::x86_64::report::line(&protocol::smp::ApFailed {
+            index,
+            apic_id,
+            stage,
+            why: stage_name(stage),
+        }),
+        StartError::Ipi(error) => crate::arch::x86_64::report::line(&protocol::smp::ApFailed {
+            index,
+            apic_id,
+            stage,
+            why: format_args!("sending INIT-SIPI-SIPI failed: {error:?}"),
+        }),
     }
 }
 

@@ -1,0 +1,138 @@
+//! Kernel arguments: the keys the kernel understands and the warnings it
+//! prints about the words it cannot use (`docs/kernel-interface.md` §1).
+//!
+//! The host passes `key=value` words; the kernel parses them
+//! (`kernel::cmdline`) and reports each problem as an [`ArgIssue`], printed
+//! as an [`ArgWarning`](crate::boot::ArgWarning) whatever the log level.
+
+use core::fmt;
+
+/// `log=`: the log level of free-text lines.
+pub const LOG: &str = "log";
+/// `duration=`: seconds of workload, then `[STATS]` and success.
+pub const DURATION: &str = "duration";
+/// `test=`: run the in-kernel tests matching a filter.
+pub const TEST: &str = "test";
+/// `smp_boot=`: `parallel` or `serial` bring-up.
+pub const SMP_BOOT: &str = "smp_boot";
+/// `smp_fake_ap=`: also start an APIC id that has no CPU.
+pub const SMP_FAKE_AP: &str = "smp_fake_ap";
+/// `smp_late_ap=`: this AP holds back until the BSP gives up on it.
+pub const SMP_LATE_AP: &str = "smp_late_ap";
+/// `workload=`: what the executors run.
+pub const WORKLOAD: &str = "workload";
+/// `stats=`: print `[STATS]` every so many seconds.
+pub const STATS: &str = "stats";
+
+/// Every key the kernel understands, in the order the warning lists them.
+pub const VALID_KEYS: [&str; 8] = [
+    LOG,
+    DURATION,
+    TEST,
+    SMP_BOOT,
+    SMP_FAKE_AP,
+    SMP_LATE_AP,
+    WORKLOAD,
+    STATS,
+];
+
+/// A word of the command line that the kernel could not use; the key keeps
+/// its default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgIssue<'a> {
+    /// The key is not one of [`VALID_KEYS`].
+    UnknownKey {
+        /// The whole word, e.g. `bogus=1`.
+        word: &'a str,
+    },
+    /// A word without `=`.
+    NotKeyValue {
+        /// The word.
+        word: &'a str,
+    },
+    /// A known key with a value it cannot take.
+    BadValue {
+        /// The whole word.
+        word: &'a str,
+        /// What the key accepts.
+        expected: &'a str,
+    },
+    /// A key given more than once: its last valid value wins.
+    Repeated {
+        /// The key.
+        key: &'a str,
+        /// How often it was given.
+        times: u32,
+        /// The word that took effect; `None` if no value was valid, so the
+        /// default stands.
+        wins: Option<&'a str>,
+    },
+}
+
+impl fmt::Display for ArgIssue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownKey { word } => {
+                write!(f, "unknown kernel argument '{word}' (valid keys: ")?;
+                for (i, key) in VALID_KEYS.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{key}")?;
+                }
+                f.write_str(")")
+            }
+            Self::NotKeyValue { word } => {
+                write!(f, "kernel argument '{word}' is not of the form key=value")
+            }
+            Self::BadValue { word, expected } => {
+                write!(f, "kernel argument '{word}': expected {expected}")
+            }
+            Self::Repeated { key, times, wins } => {
+                match times {
+                    2 => write!(f, "kernel argument '{key}' given twice")?,
+                    _ => write!(f, "kernel argument '{key}' given {times} times")?,
+                }
+                match wins {
+                    Some(word) => write!(f, ": '{word}' wins"),
+                    None => f.write_str(", no value valid: the default stands"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_key_names_the_winner() {
+        let twice = ArgIssue::Repeated {
+            key: DURATION,
+            times: 2,
+            wins: Some("duration=3"),
+        };
+        assert_eq!(
+            twice.to_string(),
+            "kernel argument 'duration' given twice: 'duration=3' wins"
+        );
+        let none = ArgIssue::Repeated {
+            key: LOG,
+            times: 3,
+            wins: None,
+        };
+        assert_eq!(
+            none.to_string(),
+            "kernel argument 'log' given 3 times, no value valid: the default stands"
+        );
+    }
+
+    #[test]
+    fn unknown_key_message_lists_valid_keys() {
+        let msg = ArgIssue::UnknownKey { word: "bogus=1" }.to_string();
+        assert_eq!(
+            msg,
+            "unknown kernel argument 'bogus=1' (valid keys: log, duration, test, smp_boot, \
+             smp_fake_ap, smp_late_ap, workload, stats)"
+        );
+    }
+}
