@@ -155,7 +155,7 @@ mod harness {
     });
 
     kernel_test!(manual fn unexpected_page_fault() {
-        let addr = crate::arch::x86_64::paging::unmapped_test_address();
+        let addr = crate::arch::paging::unmapped_test_address();
         // A plain load from an unmapped page, outside the exception table:
         // the page-fault handler must report it and fail the run.
         // SAFETY: deliberately unsound from the kernel's point of view: the

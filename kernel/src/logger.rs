@@ -19,7 +19,7 @@
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-use crate::arch::x86_64::console;
+use crate::arch::console;
 use kernel::cmdline::LogLevel;
 use protocol::log as log_form;
 

@@ -45,9 +45,7 @@ use protocol::fatal::Panic;
 use protocol::time::Tsc;
 use x86_64::VirtAddr;
 
-use crate::arch::x86_64::{
-    acpi, apic, console, gdt, interrupts, lock_hooks, paging, percpu, smp, tsc,
-};
+use crate::arch::{acpi, apic, console, gdt, interrupts, lock_hooks, paging, percpu, smp, tsc};
 use crate::memory::BootMode;
 
 /// What the kernel asks of the bootloader.

@@ -8,7 +8,7 @@ use executor::CoreStats;
 use protocol::stats::{StatsBlock, StatsCpu, StatsTotal};
 use spin::Once;
 
-use crate::arch::x86_64::{percpu, smp};
+use crate::arch::{percpu, smp};
 use crate::config::SCHED_HZ;
 use crate::{report, time};
 

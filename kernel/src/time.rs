@@ -5,8 +5,8 @@
 //! module calibrates it at boot and re-exports its readers for the layers
 //! above.
 
-pub use crate::arch::x86_64::clock::{mark_boot, tsc_hz, uptime_ms, uptime_ns};
-use crate::arch::x86_64::{clock, tsc};
+pub use crate::arch::clock::{mark_boot, tsc_hz, uptime_ms, uptime_ns};
+use crate::arch::{clock, tsc};
 
 /// Calibrates the clock; returns the TSC calibration (rate and error bound).
 pub fn init() -> Result<tsc::Calibration, drivers::pit::PitError> {

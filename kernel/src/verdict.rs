@@ -5,7 +5,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use protocol::fatal::Exit;
 
-use crate::arch::x86_64::qemu::{self, ExitCode};
+use crate::arch::qemu::{self, ExitCode};
 use crate::report;
 
 /// Set by the first CPU that ends the run, so that a second failure during

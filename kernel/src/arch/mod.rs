@@ -1,7 +1,15 @@
-//! Architecture support. Only `cfg` and re-exports live here: everything that
-//! touches registers, ports, MSRs or page tables is under `x86_64/`, and the
-//! rest of the kernel reaches the machine only through what it exports.
+//! Architecture support: the facade the rest of the kernel uses.
+//!
+//! Everything that touches registers, ports, MSRs or page tables is under
+//! `x86_64/`; the rest of the kernel reaches the machine only through what
+//! this module exports, and never names `arch::x86_64` (ADR 0004; the layer
+//! check in `xtask/src/layers.rs` enforces it). The contract is the set of
+//! modules re-exported below with their public items: another architecture
+//! would provide the same names.
 
-pub mod x86_64;
+mod x86_64;
 
 pub use x86_64::hooks::{set_fatal_hook, set_tick_handler};
+pub use x86_64::{
+    acpi, apic, clock, console, gdt, interrupts, lock_hooks, paging, percpu, qemu, report, smp, tsc,
+};

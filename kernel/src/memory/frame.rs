@@ -24,7 +24,7 @@ use spin::Once;
 use x86_64::PhysAddr;
 use x86_64::structures::paging::{FrameAllocator as FrameSource, PhysFrame, Size4KiB};
 
-use crate::arch::x86_64::paging::phys_to_virt;
+use crate::arch::paging::phys_to_virt;
 
 /// The end of low memory: frames below it are never handed out.
 pub const LOW_MEMORY_END: u64 = 0x10_0000;
@@ -186,7 +186,7 @@ mod tests {
     use alloc::vec::Vec;
 
     use super::{FRAME_SIZE, LOW_MEMORY_END};
-    use crate::arch::x86_64::paging::phys_to_virt;
+    use crate::arch::paging::phys_to_virt;
     use crate::ktest::{check, kernel_test};
     use bootloader_api::info::MemoryRegionKind;
 

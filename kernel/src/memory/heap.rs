@@ -18,7 +18,7 @@ use x86_64::structures::paging::Size4KiB;
 use x86_64::structures::paging::mapper::MapToError;
 
 use super::frame::GlobalFrames;
-use crate::arch::x86_64::paging;
+use crate::arch::paging;
 
 #[global_allocator]
 static ALLOCATOR: TalcLock<spin::Mutex<()>, Manual> = TalcLock::new(Manual);

@@ -1,6 +1,6 @@
 //! Physical and virtual memory: the frame allocator and the kernel heap.
 //!
-//! Set up in this order at boot: page tables ([`paging`](crate::arch::x86_64::paging))
+//! Set up in this order at boot: page tables ([`paging`](crate::arch::paging))
 //! → [`frame`] allocator over the bootloader's memory map → [`heap`].
 
 pub mod frame;
@@ -62,7 +62,7 @@ pub fn init_frames(regions: &'static [MemoryRegion]) {
     frame::init(regions);
     // The mappings `arch` makes itself (trampoline, MMIO, AP stacks) take
     // their frames from here (ADR 0004: arch does not call up).
-    crate::arch::x86_64::paging::set_frame_source(frame::allocate);
+    crate::arch::paging::set_frame_source(frame::allocate);
 }
 
 /// The bootloader's memory map.

@@ -34,7 +34,7 @@ use protocol::sched::{Bench, Figure};
 
 use super::KernelPlatform;
 use super::turn::Turn;
-use crate::arch::x86_64::tsc;
+use crate::arch::tsc;
 use crate::{report, stats, time, verdict};
 
 type Exec = &'static Executor<KernelPlatform>;

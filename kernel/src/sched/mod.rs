@@ -21,8 +21,8 @@ use executor::{Config, CoreId, CoreStats, Executor, Priority};
 use kernel::cmdline::KernelArgs;
 use spin::Once;
 
-use crate::arch::x86_64::percpu::IdleCall;
-use crate::arch::x86_64::smp;
+use crate::arch::percpu::IdleCall;
+use crate::arch::smp;
 use crate::{stats, time, verdict};
 pub use platform::KernelPlatform;
 

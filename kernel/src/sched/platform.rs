@@ -11,8 +11,8 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use executor::{CoreId, Platform};
 use x86_64::instructions::interrupts;
 
-use crate::arch::x86_64::interrupts::vector;
-use crate::arch::x86_64::{apic, percpu};
+use crate::arch::interrupts::vector;
+use crate::arch::{apic, percpu};
 use crate::config::MAX_CPUS;
 use crate::time;
 
@@ -104,7 +104,7 @@ mod tests {
     use executor::{Config, Executor, Priority};
 
     use super::KernelPlatform;
-    use crate::arch::x86_64::percpu;
+    use crate::arch::percpu;
     use crate::ktest::{check, kernel_test};
 
     kernel_test!(

@@ -10,7 +10,7 @@ use executor::{Executor, Priority, yield_now};
 use super::KernelPlatform;
 use protocol::sched::TaskRan;
 
-use crate::arch::x86_64::percpu;
+use crate::arch::percpu;
 use crate::{report, time};
 
 /// How often a task may print its `run` line.
