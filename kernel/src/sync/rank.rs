@@ -116,8 +116,9 @@ impl LockRank {
     /// so nothing is acquired while it is held.
     pub const CONSOLE: Self = Self::new(30);
 
-    /// The named ranks, lowest first (used for `Debug` output).
-    const NAMED: [(Self, &'static str); 9] = [
+    /// The named ranks, lowest first (used for `Debug` output, and checked
+    /// against the rank tables of the docs by a host test).
+    pub(crate) const NAMED: [(Self, &'static str); 9] = [
         (Self::IPC, "IPC"),
         (Self::PAGE_TABLES, "PAGE_TABLES"),
         (Self::FRAMES, "FRAMES"),

@@ -790,3 +790,65 @@ fn kernel_primitives_over_the_irq_raw_mutex() {
     tx.send(5).unwrap();
     assert_eq!(block_on(rx), Ok(5));
 }
+
+/// The `(rank, name)` rows of a Markdown rank table: every table row whose
+/// first cell is a number and whose second names a rank in backticks
+/// (`` `IPC` `` or `` [`LockRank::IPC`] ``).
+fn rank_table_rows(text: &str) -> Vec<(u8, String)> {
+    text.lines()
+        .map(|line| line.trim_start_matches("//!").trim())
+        .filter(|line| line.starts_with('|'))
+        .filter_map(|line| {
+            let mut cells = line.split('|').skip(1).map(str::trim);
+            let rank = cells.next()?.parse::<u8>().ok()?;
+            let cell = cells.next()?;
+            let name = cell.split('`').nth(1)?;
+            let name = name.rsplit("::").next()?;
+            let name: String = name
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect();
+            Some((rank, name))
+        })
+        .collect()
+}
+
+/// The rank tables in `docs/architecture.md` and in `rank.rs`'s module docs
+/// list exactly the named ranks of the code, with their values.
+#[test]
+fn the_docs_rank_tables_match_the_code() {
+    let code: Vec<(u8, String)> = LockRank::NAMED
+        .iter()
+        .map(|(rank, name)| (rank.value(), (*name).to_owned()))
+        .collect();
+    let architecture = include_str!("../../../docs/architecture.md");
+    let section = architecture
+        .split("## Locks and their order")
+        .nth(1)
+        .expect("docs/architecture.md has a 'Locks and their order' section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    assert_eq!(
+        rank_table_rows(section),
+        code,
+        "docs/architecture.md's rank table"
+    );
+    assert_eq!(
+        rank_table_rows(include_str!("rank.rs")),
+        code,
+        "rank.rs's rank table"
+    );
+}
+
+#[test]
+fn a_stale_rank_table_is_caught() {
+    let stale = "| 4 | `IPC` (ports) | spin | |\n| 18 | `PIT` | irq | |\n";
+    assert_eq!(
+        rank_table_rows(stale),
+        vec![(4, "IPC".to_owned()), (18, "PIT".to_owned())]
+    );
+    let code: Vec<(u8, String)> = LockRank::NAMED
+        .iter()
+        .map(|(rank, name)| (rank.value(), (*name).to_owned()))
+        .collect();
+    assert_ne!(rank_table_rows(stale), code);
+}
