@@ -154,6 +154,19 @@ mod harness {
         panic!("deliberate panic requested by test harness::deliberate_panic");
     });
 
+    kernel_test!(manual fn lock_order_violation() {
+        use kernel::sync::{LockRank, SpinLock};
+        let stats = SpinLock::new(LockRank::STATS, ());
+        let heap = SpinLock::new(LockRank::HEAP, ());
+        let _outer = stats.lock();
+        // HEAP ranks below STATS: the rank check must panic here, naming
+        // both ranks, before this CPU spins on the lock.
+        let _inner = heap.lock();
+        Err(alloc::string::String::from(
+            "a HEAP lock was taken while a STATS lock was held",
+        ))
+    });
+
     kernel_test!(manual fn unexpected_page_fault() {
         let addr = crate::arch::paging::unmapped_test_address();
         // A plain load from an unmapped page, outside the exception table:

@@ -148,6 +148,8 @@ pub enum Expect {
     ArgWarning(ArgIssue<'static>),
     /// `[PANIC] cpu=0 …`.
     PanicOnCpu0,
+    /// A `[PANIC]` line whose message contains every one of these strings.
+    PanicSays(&'static [&'static str]),
     /// `[EXCEPTION] cpu=0 vector=V name=N …`, with `cr2=` for a page fault.
     ExceptionOnCpu0 {
         /// The vector.
@@ -606,6 +608,21 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[Expect::Verdict(VerdictKind::Failure), Expect::PanicOnCpu0],
     },
     Scenario {
+        // A lock taken against the rank order panics, naming both ranks.
+        name: "fail-detect-lock-order",
+        smp: 1,
+        firmware: Firmware::Bios,
+        kernel_args: &["test=harness::lock_order_violation"],
+        timeout_secs: 60,
+        qemu_args: &[],
+        x2apic: false,
+        expect: &[
+            Expect::Verdict(VerdictKind::Failure),
+            Expect::PanicOnCpu0,
+            Expect::PanicSays(&["lock rank violation", "HEAP", "STATS"]),
+        ],
+    },
+    Scenario {
         name: "fail-detect-page-fault",
         smp: 1,
         firmware: Firmware::Bios,
@@ -767,6 +784,7 @@ impl Scenario {
             Expect::KtestPassed(name) => check_ktest_passed(name, lines),
             Expect::ArgWarning(issue) => check_arg_warning(issue, lines),
             Expect::PanicOnCpu0 => check_panic_on_cpu0(lines),
+            Expect::PanicSays(words) => check_panic_says(words, lines),
             Expect::ExceptionOnCpu0 { vector, name } => {
                 check_exception_on_cpu0(*vector, name, lines)
             }
@@ -1168,6 +1186,14 @@ fn check_panic_on_cpu0(lines: &[String]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{panic}, expected cpu=0"))
+    }
+}
+
+fn check_panic_says(words: &[&str], lines: &[String]) -> Result<(), String> {
+    let panic = output::first(lines, Panic::parse).ok_or("no [PANIC] line")??;
+    match words.iter().find(|word| !panic.message.contains(**word)) {
+        None => Ok(()),
+        Some(word) => Err(format!("{panic}: the message does not say {word:?}")),
     }
 }
 
