@@ -31,6 +31,7 @@ mod sched;
 mod stats;
 mod time;
 mod verdict;
+mod workloads;
 
 use core::fmt;
 use core::panic::PanicInfo;
@@ -189,7 +190,8 @@ fn run(args: &KernelArgs<'_>) -> ! {
         ktest::run(filter);
     }
     log::info!(target: "BOOT", "boot complete in {} ms", time::uptime_ms());
-    sched::start(args)
+    // The workloads sit above `sched` (ADR 0004): main hands them over.
+    sched::start(args, workloads::spawn)
 }
 
 #[panic_handler]

@@ -29,7 +29,16 @@ use std::path::{Path, PathBuf};
 
 /// The kernel binary's top-level modules (`kernel/src/main.rs`).
 const MODULES: &[&str] = &[
-    "arch", "logger", "main", "memory", "report", "sched", "stats", "time", "verdict",
+    "arch",
+    "logger",
+    "main",
+    "memory",
+    "report",
+    "sched",
+    "stats",
+    "time",
+    "verdict",
+    "workloads",
 ];
 
 /// The test harness: not part of the layering (module docs).

@@ -1,24 +1,20 @@
 //! The scheduler: one [`executor::Executor`] for the machine, one run loop per
-//! CPU, and the kernel's first services (tasks A–D, the workloads, the
-//! supervisor that ends timed runs).
+//! CPU, and the supervisor that ends timed runs.
 //!
 //! Start-up: the BSP creates the executor over the CPUs that came online,
-//! spawns the workload (placement picks the core with the shortest queue),
-//! posts [`enter`] to every AP's idle loop, and enters its own run loop. From
+//! spawns the workload through the function `main` hands to [`start`] (the
+//! workloads live a layer above, in `crate::workloads`; placement picks the
+//! core with the shortest queue), posts [`enter`] to every AP's idle loop,
+//! and enters its own run loop. From
 //! then on the timer interrupt of each CPU calls [`on_timer_tick`], which
 //! `start` registers as `arch`'s tick handler.
 
-mod bench;
-mod burst;
 mod platform;
-mod tasks;
-mod turn;
-mod workloads;
 
 use alloc::vec::Vec;
 
 use executor::{Config, CoreId, CoreStats, Executor, Priority};
-use kernel::cmdline::KernelArgs;
+use kernel::cmdline::{KernelArgs, Workload};
 use spin::Once;
 
 use crate::arch::percpu::IdleCall;
@@ -33,9 +29,14 @@ pub fn executor() -> Option<&'static Executor<KernelPlatform>> {
     EXECUTOR.get()
 }
 
-/// Starts the executors on every online CPU and runs `args.workload`. Never
-/// returns: the boot CPU becomes executor core 0.
-pub fn start(args: &KernelArgs<'_>) -> ! {
+/// Starts the executors on every online CPU and runs `args.workload`,
+/// spawned by `spawn_workload` (`workloads::spawn`: the workloads sit above
+/// `sched`, so `main` passes them in). Never returns: the boot CPU becomes
+/// executor core 0.
+pub fn start(
+    args: &KernelArgs<'_>,
+    spawn_workload: fn(&'static Executor<KernelPlatform>, Workload),
+) -> ! {
     let cpus: Vec<u32> = smp::online_cpus().collect();
     let executor = EXECUTOR
         .call_once(|| Executor::new(KernelPlatform::new(&cpus), cpus.len(), Config::default()));
@@ -49,7 +50,7 @@ pub fn start(args: &KernelArgs<'_>) -> ! {
             )
             .detach();
     }
-    workloads::spawn(executor, args.workload);
+    spawn_workload(executor, args.workload);
     static ENTER: IdleCall = IdleCall::new(enter);
     for &cpu in &cpus[1..] {
         if let Err(error) = smp::run_on(cpu, &ENTER) {

@@ -7,7 +7,7 @@
 
 use executor::{Executor, Priority, yield_now};
 
-use super::KernelPlatform;
+use crate::sched::KernelPlatform;
 use protocol::sched::TaskRan;
 
 use crate::arch::percpu;

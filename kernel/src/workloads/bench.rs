@@ -32,9 +32,9 @@ use executor::{CoreId, Executor, Platform, Priority, yield_now};
 
 use protocol::sched::{Bench, Figure};
 
-use super::KernelPlatform;
 use super::turn::Turn;
 use crate::arch::tsc;
+use crate::sched::KernelPlatform;
 use crate::{report, stats, time, verdict};
 
 type Exec = &'static Executor<KernelPlatform>;

@@ -7,6 +7,16 @@
 //! | `imbalance` | 64 yield loops all spawned on core 0: stealing and balancing must spread them | per-core `tasks_run`, `steals`, `migrations` in `[STATS]` |
 //! | `sleep` | 1000 tasks sleeping random durations up to 1.5 s | `[SLEEP] sleepers= woke= early= late= max_late_us=` |
 //! | `pingpong` | pairs of tasks on different cores waking each other | `[PINGPONG] pairs= round_trips= expected=` |
+//! | `bench` | the executor's costs, measured with the TSC ([`bench`]) | `[BENCH] …` |
+//! | `burst` | a 100,000-task spawn burst ([`burst`]) | `[BURST] …` |
+//!
+//! They sit a layer above `sched` ([ADR 0004](../../../docs/adr/0004-kernel-layers.md)):
+//! they spawn onto its executor, and `main` hands [`spawn`] to `sched::start`.
+
+mod bench;
+mod burst;
+mod tasks;
+mod turn;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -16,9 +26,9 @@ use kernel::cmdline::Workload;
 use kernel::config::SCHED_HZ;
 use kernel::sync::mpsc;
 
-use super::turn::Turn;
-use super::{KernelPlatform, tasks};
+use crate::sched::KernelPlatform;
 use crate::{report, time};
+use turn::Turn;
 
 type Exec = &'static Executor<KernelPlatform>;
 
@@ -37,8 +47,8 @@ pub fn spawn(executor: Exec, workload: Workload) {
                 .spawn(Priority::Normal, ping_pong(executor))
                 .detach();
         }
-        Workload::Bench => super::bench::spawn(executor),
-        Workload::Burst => super::burst::spawn(executor),
+        Workload::Bench => bench::spawn(executor),
+        Workload::Burst => burst::spawn(executor),
     }
 }
 

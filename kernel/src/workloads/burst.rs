@@ -22,7 +22,7 @@ use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use executor::{CoreId, Executor, Priority, yield_now};
 
-use super::KernelPlatform;
+use crate::sched::KernelPlatform;
 use crate::{report, stats, time, verdict};
 
 type Exec = &'static Executor<KernelPlatform>;
