@@ -6,6 +6,8 @@
 //! …): an edge `a → b` for every `crate::b` path written in a file of `a`.
 //! Two rules:
 //!
+//! 0. **Calls go down.** A module names only modules of its own layer or
+//!    below ([`LAYERS`], ADR 0004's table), except [`KNOWN_UPWARD_EDGES`].
 //! 1. **No import cycle.** With the edges of [`KNOWN_UPWARD_EDGES`] set
 //!    aside, the graph must be acyclic; any cycle is reported with one
 //!    `file:line` per edge.
@@ -27,19 +29,29 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The kernel binary's top-level modules (`kernel/src/main.rs`).
-const MODULES: &[&str] = &[
-    "arch",
-    "logger",
-    "main",
-    "memory",
-    "report",
-    "sched",
-    "stats",
-    "time",
-    "verdict",
-    "workloads",
+/// The kernel binary's top-level modules (`kernel/src/main.rs`) and their
+/// layers, as ADR 0004's table gives them: a module may name modules of its
+/// own layer or below, never above.
+const LAYERS: &[(&str, u8)] = &[
+    ("arch", 1),
+    ("memory", 2),
+    ("time", 3),
+    ("logger", 4),
+    ("report", 4),
+    ("verdict", 4),
+    ("stats", 5),
+    ("sched", 6),
+    ("workloads", 7),
+    ("main", 8),
 ];
+
+/// The layer of `module`, if it is one of [`LAYERS`].
+fn layer(module: &str) -> Option<u8> {
+    LAYERS
+        .iter()
+        .find(|(name, _)| *name == module)
+        .map(|(_, layer)| *layer)
+}
 
 /// The test harness: not part of the layering (module docs).
 const HARNESS: &str = "ktest";
@@ -119,12 +131,12 @@ pub fn references(sources: &[(PathBuf, String)]) -> Vec<Reference> {
         let Some(from) = module_of(path) else {
             continue;
         };
-        if !MODULES.contains(&from.as_str()) {
+        if !layer(&from).is_some() {
             continue;
         }
         for (number, line) in text.lines().enumerate() {
             for to in referenced_modules(code_of(line)) {
-                if to != from && MODULES.contains(&to.as_str()) {
+                if to != from && layer(&to).is_some() {
                     out.push(Reference {
                         site: format!("{}:{}", path.display(), number + 1),
                         from: from.clone(),
@@ -183,6 +195,17 @@ pub fn check(sources: &[(PathBuf, String)]) -> Vec<String> {
         if !all_edges.contains(&((*from).to_owned(), (*to).to_owned())) {
             problems.push(format!(
                 "{from} → {to} no longer occurs: remove it from KNOWN_UPWARD_EDGES"
+            ));
+        }
+    }
+    for reference in &references {
+        let (from, to) = (reference.from.as_str(), reference.to.as_str());
+        if layer(from) < layer(to) && !KNOWN_UPWARD_EDGES.contains(&(from, to)) {
+            problems.push(format!(
+                "{from} (layer {}) calls up into {to} (layer {}) at {}",
+                layer(from).unwrap_or(0),
+                layer(to).unwrap_or(0),
+                reference.site
             ));
         }
     }
@@ -289,6 +312,19 @@ mod tests {
         ]));
         assert_eq!(found, [["a", "b", "c"]]);
         assert!(cycles(&BTreeSet::from([("a".to_owned(), "b".to_owned())])).is_empty());
+    }
+
+    #[test]
+    fn a_lone_upward_reference_fails_the_check() {
+        // No cycle, but sched names workloads, a layer above it.
+        let files = sources(&[("sched/mod.rs", "use crate::workloads::tasks;\n")]);
+        let problems = check(&files);
+        assert!(
+            problems.iter().any(|p| p.starts_with(
+                "sched (layer 6) calls up into workloads (layer 7) at sched/mod.rs:1"
+            )),
+            "{problems:#?}"
+        );
     }
 
     #[test]
