@@ -47,7 +47,6 @@ use protocol::time::Tsc;
 use x86_64::VirtAddr;
 
 use crate::arch::{acpi, apic, console, gdt, interrupts, lock_hooks, paging, percpu, smp, tsc};
-use crate::memory::BootMode;
 
 /// What the kernel asks of the bootloader.
 const BOOTLOADER_CONFIG: BootloaderConfig = {
@@ -80,7 +79,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     let regions: &'static [_] = &boot_info.memory_regions;
     report::line(&protocol::boot::Boot {
         version: config::VERSION,
-        mode: BootMode::detect(regions).protocol(),
+        mode: memory::boot_mode(regions),
         usable_memory_mib: memory::usable_bytes(regions) >> 20,
     });
     if !console_ok {

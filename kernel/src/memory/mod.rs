@@ -7,43 +7,23 @@ pub mod frame;
 pub mod heap;
 
 use bootloader_api::info::{MemoryRegion, MemoryRegionKind};
+use protocol::boot::BootMode;
 use spin::Once;
 
 static REGIONS: Once<&'static [MemoryRegion]> = Once::new();
 
-/// How the firmware booted us.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BootMode {
-    /// Legacy BIOS (E820 memory map).
-    Bios,
-    /// UEFI (UEFI memory map).
-    Uefi,
-    /// The memory map names neither (no firmware-specific region kinds).
-    Unknown,
-}
-
-impl BootMode {
-    /// Tells BIOS from UEFI by the memory map: the bootloader passes through
-    /// firmware-specific region kinds as `UnknownBios` (E820 types) or
-    /// `UnknownUefi` (UEFI memory types). `BootInfo` has no field for it.
-    pub fn detect(regions: &[MemoryRegion]) -> Self {
-        let has = |pred: fn(&MemoryRegionKind) -> bool| regions.iter().any(|r| pred(&r.kind));
-        if has(|k| matches!(k, MemoryRegionKind::UnknownUefi(_))) {
-            Self::Uefi
-        } else if has(|k| matches!(k, MemoryRegionKind::UnknownBios(_))) {
-            Self::Bios
-        } else {
-            Self::Unknown
-        }
-    }
-
-    /// The mode as the `[BOOT]` line reports it.
-    pub fn protocol(self) -> protocol::boot::BootMode {
-        match self {
-            Self::Bios => protocol::boot::BootMode::Bios,
-            Self::Uefi => protocol::boot::BootMode::Uefi,
-            Self::Unknown => protocol::boot::BootMode::Unknown,
-        }
+/// How the firmware booted us, told by the memory map: the bootloader
+/// passes through firmware-specific region kinds as `UnknownBios` (E820
+/// types) or `UnknownUefi` (UEFI memory types). `BootInfo` has no field for
+/// it. The type is the one the `[BOOT]` line reports.
+pub fn boot_mode(regions: &[MemoryRegion]) -> BootMode {
+    let has = |pred: fn(&MemoryRegionKind) -> bool| regions.iter().any(|r| pred(&r.kind));
+    if has(|k| matches!(k, MemoryRegionKind::UnknownUefi(_))) {
+        BootMode::Uefi
+    } else if has(|k| matches!(k, MemoryRegionKind::UnknownBios(_))) {
+        BootMode::Bios
+    } else {
+        BootMode::Unknown
     }
 }
 
