@@ -22,7 +22,8 @@ use alloc::vec::Vec;
 
 use protocol::ktest::Ktest;
 
-use crate::{report, time, verdict};
+use crate::arch::report;
+use crate::{time, verdict};
 
 /// What a test returns: `Err` carries the reason, printed after `reason=`.
 pub type TestResult = Result<(), String>;

@@ -14,7 +14,7 @@
 //! (`[acpi::madt] WARN ...`). The level comes from the `log=` kernel argument.
 //!
 //! Only free-text lines come through here. The lines the host checks are
-//! `protocol` types printed by [`crate::report`] whatever the level, so that
+//! `protocol` types printed by [`crate::arch::report`] whatever the level, so that
 //! `log=warn` (or `off`) cannot hide them.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};

@@ -26,7 +26,6 @@ mod arch;
 mod ktest;
 mod logger;
 mod memory;
-mod report;
 mod sched;
 mod stats;
 mod time;
@@ -46,7 +45,9 @@ use protocol::fatal::Panic;
 use protocol::time::Tsc;
 use x86_64::VirtAddr;
 
-use crate::arch::{acpi, apic, console, gdt, interrupts, lock_hooks, paging, percpu, smp, tsc};
+use crate::arch::{
+    acpi, apic, console, gdt, interrupts, lock_hooks, paging, percpu, report, smp, tsc,
+};
 
 /// What the kernel asks of the bootloader.
 const BOOTLOADER_CONFIG: BootloaderConfig = {

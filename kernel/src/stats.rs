@@ -8,9 +8,10 @@ use executor::CoreStats;
 use protocol::stats::{StatsBlock, StatsCpu, StatsTotal};
 use spin::Once;
 
+use crate::arch::report;
 use crate::arch::{percpu, smp};
 use crate::config::SCHED_HZ;
-use crate::{report, time};
+use crate::time;
 
 /// Where the per-CPU executor counters come from: a provider the scheduler
 /// registers when it starts ([`set_core_stats_provider`]). `stats` sits below
@@ -23,12 +24,7 @@ static CORE_STATS: Once<fn(u32) -> Option<CoreStats>> = Once::new();
 /// # Panics
 /// If one is registered already.
 pub fn set_core_stats_provider(provider: fn(u32) -> Option<CoreStats>) {
-    let mut fresh = false;
-    CORE_STATS.call_once(|| {
-        fresh = true;
-        provider
-    });
-    assert!(fresh, "core stats provider registered twice");
+    kernel::sync::set_once(&CORE_STATS, provider, "core stats provider");
 }
 
 /// How long [`settle_ipis`] waits at most: 100 ms plus 4 ms per online CPU.

@@ -6,7 +6,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use protocol::fatal::Exit;
 
 use crate::arch::qemu::{self, ExitCode};
-use crate::report;
+use crate::arch::report;
 
 /// Set by the first CPU that ends the run, so that a second failure during
 /// the first one's report (a fault in the panic path, another CPU failing at

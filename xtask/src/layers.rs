@@ -37,7 +37,6 @@ const LAYERS: &[(&str, u8)] = &[
     ("memory", 2),
     ("time", 3),
     ("logger", 4),
-    ("report", 4),
     ("verdict", 4),
     ("stats", 5),
     ("sched", 6),

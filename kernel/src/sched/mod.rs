@@ -3,7 +3,7 @@
 //!
 //! Start-up: the BSP creates the executor over the CPUs that came online,
 //! spawns the workload through the function `main` hands to [`start`] (the
-//! workloads live a layer above, in `crate::workloads`; placement picks the
+//! workloads live a layer above, in the `workloads` module; placement picks the
 //! core with the shortest queue), posts [`enter`] to every AP's idle loop,
 //! and enters its own run loop. From
 //! then on the timer interrupt of each CPU calls [`on_timer_tick`], which
@@ -30,7 +30,7 @@ pub fn executor() -> Option<&'static Executor<KernelPlatform>> {
 }
 
 /// Starts the executors on every online CPU and runs `args.workload`,
-/// spawned by `spawn_workload` (`workloads::spawn`: the workloads sit above
+/// spawned by `spawn_workload` (the `workloads` module's `spawn`: the workloads sit above
 /// `sched`, so `main` passes them in). Never returns: the boot CPU becomes
 /// executor core 0.
 pub fn start(

@@ -59,3 +59,17 @@ pub use primitives::{
 pub use rank::{AlreadyInstalled, HeldRanks, HeldRanksHook, LockRank, set_held_ranks_hook};
 pub use raw_mutex::IrqRawMutex;
 pub use spin::{MAX_BACKOFF_SPINS, SpinLock, SpinLockGuard};
+
+/// Fills a registration slot that must be set exactly once (a tick handler,
+/// a fatal hook, a provider: ADR 0004's registration points).
+///
+/// # Panics
+/// If `slot` is set already: a second registration is a wiring bug.
+pub fn set_once<T>(slot: &::spin::Once<T>, value: T, what: &str) {
+    let mut fresh = false;
+    slot.call_once(|| {
+        fresh = true;
+        value
+    });
+    assert!(fresh, "{what} registered twice");
+}

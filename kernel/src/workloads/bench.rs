@@ -33,9 +33,10 @@ use executor::{CoreId, Executor, Platform, Priority, yield_now};
 use protocol::sched::{Bench, Figure};
 
 use super::turn::Turn;
+use crate::arch::report;
 use crate::arch::tsc;
 use crate::sched::KernelPlatform;
-use crate::{report, stats, time, verdict};
+use crate::{stats, time, verdict};
 
 type Exec = &'static Executor<KernelPlatform>;
 

@@ -22,8 +22,9 @@ use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use executor::{CoreId, Executor, Priority, yield_now};
 
+use crate::arch::report;
 use crate::sched::KernelPlatform;
-use crate::{report, stats, time, verdict};
+use crate::{stats, time, verdict};
 
 type Exec = &'static Executor<KernelPlatform>;
 

@@ -26,8 +26,9 @@ use kernel::cmdline::Workload;
 use kernel::config::SCHED_HZ;
 use kernel::sync::mpsc;
 
+use crate::arch::report;
 use crate::sched::KernelPlatform;
-use crate::{report, time};
+use crate::time;
 use turn::Turn;
 
 type Exec = &'static Executor<KernelPlatform>;

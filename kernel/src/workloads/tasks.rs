@@ -11,7 +11,8 @@ use crate::sched::KernelPlatform;
 use protocol::sched::TaskRan;
 
 use crate::arch::percpu;
-use crate::{report, time};
+use crate::arch::report;
+use crate::time;
 
 /// How often a task may print its `run` line.
 const LOG_INTERVAL_NS: u64 = 100_000_000;

@@ -1,11 +1,11 @@
 //! The kernel's clock: uptime from the TSC.
 //!
 //! The TSC value at the first instruction of `kernel_main` is time zero
-//! ([`mark_boot`]); the rate is set once, after `time::init` calibrated it
+//! ([`mark_boot`]); the rate is set once, after the `time` module's `init` calibrated it
 //! against the PIT ([`set_tsc_hz`]). Until then [`uptime_ns`] returns 0.
 //! The clock lives here, in the lowest layer, because code of every layer
 //! reads it — the Local APIC driver and AP bring-up included ([ADR 0004]);
-//! `crate::time` re-exports it for the layers above.
+//! the `time` module re-exports it for the layers above.
 //!
 //! [ADR 0004]: ../../../../docs/adr/0004-kernel-layers.md
 

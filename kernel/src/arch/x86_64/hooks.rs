@@ -6,7 +6,7 @@
 //!
 //! | slot | called by | filled by |
 //! | ---- | --------- | --------- |
-//! | [`set_tick_handler`] | the timer interrupt, after its own accounting | `sched::start` |
+//! | [`set_tick_handler`] | the timer interrupt, after its own accounting | the scheduler's `start` |
 //! | [`set_fatal_hook`] | an unexpected exception, after its report | `main`, first thing (`verdict::fail`) |
 //!
 //! Each slot is set once (a second registration is a wiring bug and
@@ -25,7 +25,7 @@ static FATAL_HOOK: Once<fn() -> !> = Once::new();
 /// # Panics
 /// If a handler is registered already.
 pub fn set_tick_handler(handler: fn()) {
-    set_once(&TICK_HANDLER, handler, "tick handler");
+    kernel::sync::set_once(&TICK_HANDLER, handler, "tick handler");
 }
 
 /// Registers how an unexpected exception ends the run, after the exception
@@ -34,16 +34,7 @@ pub fn set_tick_handler(handler: fn()) {
 /// # Panics
 /// If a hook is registered already.
 pub fn set_fatal_hook(hook: fn() -> !) {
-    set_once(&FATAL_HOOK, hook, "fatal hook");
-}
-
-fn set_once<T: Copy>(slot: &Once<T>, value: T, what: &str) {
-    let mut fresh = false;
-    slot.call_once(|| {
-        fresh = true;
-        value
-    });
-    assert!(fresh, "{what} registered twice");
+    kernel::sync::set_once(&FATAL_HOOK, hook, "fatal hook");
 }
 
 /// Runs the tick handler, if one is registered yet (ticks start before the

@@ -138,12 +138,7 @@ static FRAME_SOURCE: Once<fn() -> Option<PhysFrame>> = Once::new();
 /// # Panics
 /// If a source is registered already.
 pub fn set_frame_source(allocate: fn() -> Option<PhysFrame>) {
-    let mut fresh = false;
-    FRAME_SOURCE.call_once(|| {
-        fresh = true;
-        allocate
-    });
-    assert!(fresh, "frame source registered twice");
+    kernel::sync::set_once(&FRAME_SOURCE, allocate, "frame source");
 }
 
 /// The registered frame source as the `x86_64` crate's page-table code

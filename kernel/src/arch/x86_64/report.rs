@@ -3,7 +3,7 @@
 //! It lives in `arch`, next to the console it writes to, because the
 //! hardware layer prints checked lines too (AP arrivals, the Local APIC
 //! mode, exception reports) and may not call up (ADR 0004); the layers above
-//! reach it as `crate::report`.
+//! reach it through the `arch` facade (`arch::report`).
 //!
 //! Every line `cargo xtask` reads is a [`protocol`] type, and this module is
 //! how the kernel prints one: whatever the log level (`log=` filters only
