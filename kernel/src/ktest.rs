@@ -157,14 +157,14 @@ mod harness {
 
     kernel_test!(manual fn lock_order_violation() {
         use kernel::sync::{LockRank, SpinLock};
-        let stats = SpinLock::new(LockRank::STATS, ());
-        let heap = SpinLock::new(LockRank::HEAP, ());
-        let _outer = stats.lock();
-        // HEAP ranks below STATS: the rank check must panic here, naming
-        // both ranks, before this CPU spins on the lock.
-        let _inner = heap.lock();
-        Err(alloc::string::String::from(
-            "a HEAP lock was taken while a STATS lock was held",
+        let timers = SpinLock::new(LockRank::TIMERS, ());
+        let _outer = timers.lock();
+        // Allocating takes the heap's lock, and HEAP ranks below TIMERS:
+        // the rank check must panic inside the allocator, naming both
+        // ranks, before this CPU spins on the heap lock.
+        let boxed = alloc::boxed::Box::new(7_u64);
+        Err(alloc::format!(
+            "allocated {boxed} while a TIMERS lock was held, unreported"
         ))
     });
 

@@ -619,7 +619,7 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[
             Expect::Verdict(VerdictKind::Failure),
             Expect::PanicOnCpu0,
-            Expect::PanicSays(&["lock rank violation", "HEAP", "STATS"]),
+            Expect::PanicSays(&["lock rank violation", "HEAP(16)", "TIMERS(20)"]),
         ],
     },
     Scenario {

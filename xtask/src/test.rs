@@ -98,6 +98,8 @@ fn all_checks(scale: bool) -> Vec<Check> {
             args: &[
                 "clippy",
                 "-p",
+                "ksync",
+                "-p",
                 "executor",
                 "-p",
                 "drivers",
@@ -141,8 +143,8 @@ fn all_checks(scale: bool) -> Vec<Check> {
         Check::HostTests {
             name: "host-tests",
             args: &[
-                "test", "-p", "executor", "-p", "drivers", "-p", "protocol", "-p", "xtask", "-p",
-                "bench",
+                "test", "-p", "ksync", "-p", "executor", "-p", "drivers", "-p", "protocol", "-p",
+                "xtask", "-p", "bench",
             ],
             env: &[],
         },
@@ -152,23 +154,16 @@ fn all_checks(scale: bool) -> Vec<Check> {
             env: &[],
         },
         Check::HostTests {
-            name: "host-doctests-kernel-lib",
-            // `--lib` skips doctests, and a plain `cargo test -p kernel` would
-            // try to build the binary for the host. Among them the
-            // `compile_fail` examples that prove lock guards are not `Send`.
-            args: &["test", "-p", "kernel", "--doc"],
-            env: &[],
-        },
-        Check::HostTests {
             name: "loom-models-locks",
-            // Model-checks the lock-free code under every interleaving loom
-            // explores with up to LOOM_MAX_PREEMPTIONS preemptions. Release mode and
-            // its own target dir: loom is slow unoptimised, and `--cfg loom`
-            // would otherwise invalidate the normal build.
+            // Model-checks ksync's spin lock and raw lock under every
+            // interleaving loom explores with up to LOOM_MAX_PREEMPTIONS
+            // preemptions. Release mode and its own target dir: loom is slow
+            // unoptimised, and `--cfg loom` would otherwise invalidate the
+            // normal build.
             args: &[
                 "test",
                 "-p",
-                "kernel",
+                "ksync",
                 "--lib",
                 "--release",
                 "--target-dir",
@@ -188,6 +183,7 @@ fn all_checks(scale: bool) -> Vec<Check> {
                 "test",
                 "-p",
                 "executor",
+                "--lib",
                 "--release",
                 "--target-dir",
                 "target/loom",

@@ -157,7 +157,7 @@ kernel_test!(
 kernel_test!(
     fn irq_spinlock_restores_the_interrupt_flag() {
         use x86_64::instructions::interrupts;
-        let lock = IrqSpinLock::new(LockRank::STATS, 0u32);
+        let lock = IrqSpinLock::new(LockRank::new(28), 0u32);
         let was_enabled = interrupts::are_enabled();
         for start_enabled in [true, false] {
             if start_enabled {

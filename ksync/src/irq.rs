@@ -35,8 +35,8 @@ use core::ops::{Deref, DerefMut};
 
 use spin::Once;
 
-use super::rank::{AlreadyInstalled, LockRank};
-use super::spin::{SpinLock, SpinLockGuard};
+use crate::rank::{AlreadyInstalled, LockRank};
+use crate::spin::{SpinLock, SpinLockGuard};
 
 /// Whether interrupts were enabled on a CPU before
 /// [`InterruptControl::save_and_disable`] disabled them.
@@ -98,12 +98,12 @@ pub fn set_interrupt_control(
 }
 
 /// Disables interrupts when created and restores the saved state when dropped.
-pub(super) struct IrqRestore {
+pub(crate) struct IrqRestore {
     saved: Option<(&'static dyn InterruptControl, SavedIrqState)>,
 }
 
 impl IrqRestore {
-    pub(super) fn save_and_disable() -> Self {
+    pub(crate) fn save_and_disable() -> Self {
         let saved = INTERRUPT_CONTROL
             .get()
             .map(|&control| (control, control.save_and_disable()));
@@ -123,9 +123,9 @@ impl Drop for IrqRestore {
 /// [module docs](self)). For locks that interrupt handlers take.
 ///
 /// ```
-/// use kernel::sync::{IrqSpinLock, LockRank};
+/// use ksync::{IrqSpinLock, LockRank};
 ///
-/// static QUEUE: IrqSpinLock<[u32; 4]> = IrqSpinLock::new(LockRank::RUNQUEUE, [0; 4]);
+/// static QUEUE: IrqSpinLock<[u32; 4]> = IrqSpinLock::new(LockRank::TIMERS, [0; 4]);
 ///
 /// QUEUE.lock()[0] = 7;
 /// assert_eq!(QUEUE.lock()[0], 7);
@@ -135,9 +135,9 @@ impl Drop for IrqRestore {
 /// belongs to the CPU that took the lock.
 ///
 /// ```compile_fail,E0277
-/// use kernel::sync::{IrqSpinLock, LockRank};
+/// use ksync::{IrqSpinLock, LockRank};
 ///
-/// static LOCK: IrqSpinLock<u64> = IrqSpinLock::new(LockRank::RUNQUEUE, 0);
+/// static LOCK: IrqSpinLock<u64> = IrqSpinLock::new(LockRank::TIMERS, 0);
 ///
 /// let guard = LOCK.lock();
 /// std::thread::spawn(move || drop(guard));
@@ -148,7 +148,7 @@ pub struct IrqSpinLock<T> {
 
 impl<T> IrqSpinLock<T> {
     /// A new, unlocked lock of the given rank holding `value`.
-    #[cfg(not(all(test, loom)))]
+    #[cfg(not(loom))]
     pub const fn new(rank: LockRank, value: T) -> Self {
         Self {
             inner: SpinLock::new(rank, value),
@@ -156,7 +156,7 @@ impl<T> IrqSpinLock<T> {
     }
 
     /// A new, unlocked lock of the given rank holding `value`.
-    #[cfg(all(test, loom))]
+    #[cfg(loom)]
     pub fn new(rank: LockRank, value: T) -> Self {
         Self {
             inner: SpinLock::new(rank, value),
@@ -207,6 +207,17 @@ impl<T> IrqSpinLock<T> {
         let irq = IrqRestore::save_and_disable();
         let (a, b) = SpinLock::lock_two(&a.inner, &b.inner);
         IrqSpinLockPairGuard { a, b, _irq: irq }
+    }
+
+    /// Clears the lock word whoever holds it (see [`SpinLock::force_unlock`]).
+    /// The holder's interrupt flag is its own and stays as it is.
+    ///
+    /// # Safety
+    ///
+    /// As for [`SpinLock::force_unlock`].
+    pub unsafe fn force_unlock(&self) {
+        // SAFETY: forwarded contract.
+        unsafe { self.inner.force_unlock() }
     }
 
     /// Mutable access without locking (`&mut self` proves exclusivity).

@@ -19,8 +19,8 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 
-use super::loom::{AtomicBool, Ordering, UnsafeCell, spin_loop};
-use super::rank::{LockRank, RankRecord};
+use crate::loom::{AtomicBool, Ordering, UnsafeCell, spin_loop};
+use crate::rank::{LockRank, RankRecord};
 
 /// Most `pause` instructions a waiter executes between two reads of a busy lock
 /// word.
@@ -29,21 +29,21 @@ use super::rank::{LockRank, RankRecord};
 /// notices a release: 64 `pause`s are roughly 0.2–3 µs at 3 GHz (`pause` takes
 /// ~10 cycles on older cores, ~140 on Skylake and later), short next to a time
 /// slice yet long enough to keep the waiters off the bus. Under loom
-/// (`cfg(all(test, loom))`) each `spin_loop` is a yield to the model checker,
+/// (`cfg(loom)`) each `spin_loop` is a yield to the model checker,
 /// and more of them only multiply the explored states, so the cap is 1 there.
-pub const MAX_BACKOFF_SPINS: u32 = if cfg!(all(test, loom)) { 1 } else { 64 };
+pub const MAX_BACKOFF_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
 
 /// A spin lock protecting a `T`, with a [rank](LockRank) in the kernel's lock
 /// order.
 ///
 /// Does not touch interrupts: a lock that an interrupt handler also takes must
-/// be an [`IrqSpinLock`](super::IrqSpinLock), or the handler can spin forever on
+/// be an [`IrqSpinLock`](crate::IrqSpinLock), or the handler can spin forever on
 /// a lock its own CPU holds.
 ///
 /// ```
-/// use kernel::sync::{LockRank, SpinLock};
+/// use ksync::{LockRank, SpinLock};
 ///
-/// static COUNTER: SpinLock<u64> = SpinLock::new(LockRank::STATS, 0);
+/// static COUNTER: SpinLock<u64> = SpinLock::new(LockRank::FRAMES, 0);
 ///
 /// *COUNTER.lock() += 1;
 /// assert_eq!(*COUNTER.lock(), 1);
@@ -54,9 +54,9 @@ pub const MAX_BACKOFF_SPINS: u32 = if cfg!(all(test, loom)) { 1 } else { 64 };
 /// `.await` in a `Send` future:
 ///
 /// ```compile_fail,E0277
-/// use kernel::sync::{LockRank, SpinLock};
+/// use ksync::{LockRank, SpinLock};
 ///
-/// static LOCK: SpinLock<u64> = SpinLock::new(LockRank::STATS, 0);
+/// static LOCK: SpinLock<u64> = SpinLock::new(LockRank::FRAMES, 0);
 ///
 /// let guard = LOCK.lock();
 /// std::thread::spawn(move || drop(guard));
@@ -75,7 +75,7 @@ unsafe impl<T: Send> Sync for SpinLock<T> {}
 
 impl<T> SpinLock<T> {
     /// A new, unlocked lock of the given rank holding `value`.
-    #[cfg(not(all(test, loom)))]
+    #[cfg(not(loom))]
     pub const fn new(rank: LockRank, value: T) -> Self {
         Self {
             locked: AtomicBool::new(false),
@@ -86,7 +86,7 @@ impl<T> SpinLock<T> {
 
     /// A new, unlocked lock of the given rank holding `value`. (Not `const`
     /// under loom, whose atomics cannot be built in a constant.)
-    #[cfg(all(test, loom))]
+    #[cfg(loom)]
     pub fn new(rank: LockRank, value: T) -> Self {
         Self {
             locked: AtomicBool::new(false),
@@ -163,8 +163,24 @@ impl<T> SpinLock<T> {
     }
 
     /// Whether `lock_two` takes `a` before `b`.
-    pub(super) fn acquires_first(a: &Self, b: &Self) -> bool {
+    pub(crate) fn acquires_first(a: &Self, b: &Self) -> bool {
         core::ptr::from_ref(a).addr() < core::ptr::from_ref(b).addr()
+    }
+
+    /// Clears the lock word whoever holds it: the emergency break of a fatal
+    /// path (a console that must print the panic of the CPU that holds it).
+    /// The holder's guard, if it is ever dropped, clears the word again and
+    /// removes its own rank record; this call records nothing.
+    ///
+    /// # Safety
+    ///
+    /// The holder must never touch the value again (it was interrupted by a
+    /// fatal path that does not resume it), or the value must stay valid
+    /// under two writers at once (plain data that at worst comes out
+    /// interleaved, such as an I/O port number). Otherwise two CPUs get
+    /// `&mut T` at once.
+    pub unsafe fn force_unlock(&self) {
+        self.locked.store(false, Ordering::Release);
     }
 
     /// Mutable access without locking: `&mut self` proves no one else can
@@ -182,7 +198,7 @@ impl<T> SpinLock<T> {
 
     /// Spins until the lock word goes from `false` to `true` under our hands.
     /// (No rank bookkeeping: for the raw mutex, which does its own.)
-    pub(super) fn acquire(&self) {
+    pub(crate) fn acquire(&self) {
         let mut backoff = 1;
         while !self.try_acquire() {
             // Test before test-and-set: wait with plain loads until it looks free.
@@ -196,7 +212,7 @@ impl<T> SpinLock<T> {
     }
 
     /// One attempt at setting the lock word.
-    pub(super) fn try_acquire(&self) -> bool {
+    pub(crate) fn try_acquire(&self) -> bool {
         self.locked
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
@@ -206,7 +222,7 @@ impl<T> SpinLock<T> {
 impl SpinLock<()> {
     /// Clears the lock word (`Release`), for the raw mutex, which has no
     /// guard. The caller must hold the lock and have released its rank.
-    pub(super) fn release_raw(&self) {
+    pub(crate) fn release_raw(&self) {
         self.locked.store(false, Ordering::Release);
     }
 }

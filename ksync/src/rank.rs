@@ -13,8 +13,8 @@
 //! - Taking the *same* lock twice (self-deadlock) is a violation, and so is
 //!   taking two different locks of the same rank one after the other. The one
 //!   sanctioned way to hold two locks of one rank (two run queues during a
-//!   migration) is [`SpinLock::lock_two`](super::SpinLock::lock_two) /
-//!   [`IrqSpinLock::lock_two`](super::IrqSpinLock::lock_two), which acquire
+//!   migration) is [`SpinLock::lock_two`](crate::SpinLock::lock_two) /
+//!   [`IrqSpinLock::lock_two`](crate::IrqSpinLock::lock_two), which acquire
 //!   them in a fixed global order (by address; for locks in a per-CPU array
 //!   that is "lower CPU index first").
 //! - `try_lock` is not checked against the order (it never waits, so it cannot
@@ -23,8 +23,11 @@
 //! - Interrupt handlers are not exempt: a handler that takes rank 8 while the
 //!   interrupted code holds rank 12 is a real deadlock risk (another CPU may
 //!   hold 8 and wait for 12), and is reported. Locks taken in interrupt
-//!   context therefore rank above every lock held with interrupts enabled, and
-//!   are [`IrqSpinLock`](super::IrqSpinLock)s.
+//!   context therefore rank above every lock held with interrupts enabled
+//!   (kind `irq` below), and are held with interrupts off
+//!   ([`IrqSpinLock`](crate::IrqSpinLock), [`IrqRawMutex`](crate::IrqRawMutex),
+//!   or a lock the platform takes with interrupts off, as the executor's timer
+//!   lists).
 //!
 //! # The kernel's order
 //!
@@ -33,28 +36,29 @@
 //!
 //! | rank | constant                    | protects                                   | kind   |
 //! |-----:|-----------------------------|--------------------------------------------|--------|
-//! |    4 | [`LockRank::IPC`]           | IPC ports, task table (syscall objects)    | spin   |
+//! |    2 | [`LockRank::BRING_UP`]      | the record of APs that failed to start     | spin   |
+//! |    4 | [`LockRank::IPC`]           | IPC ports (reserved: no lock takes it yet) | spin   |
 //! |    8 | [`LockRank::PAGE_TABLES`]   | the kernel page-table mapper               | spin   |
 //! |   12 | [`LockRank::FRAMES`]        | the physical frame allocator               | spin   |
 //! |   16 | [`LockRank::HEAP`]          | the kernel heap                            | spin   |
-//! |   20 | [`LockRank::TIMERS`]        | sleep / timer queues (timer interrupt)     | irq    |
-//! |   24 | [`LockRank::RUNQUEUE`]      | per-CPU run queues (wakers, IPIs)          | irq    |
+//! |   20 | [`LockRank::TIMERS`]        | per-core timer lists (timer interrupt)     | irq    |
 //! |   26 | [`LockRank::WAIT_LIST`]     | wait lists of the async primitives         | irq    |
-//! |   28 | [`LockRank::STATS`]         | statistics tables                          | irq    |
 //! |   30 | [`LockRank::CONSOLE`]       | serial console / logger — innermost        | irq    |
 //!
 //! Why this order:
 //!
+//! - the bring-up record is a growing `Vec`: `BRING_UP` < `HEAP`;
 //! - mapping a page allocates page-table frames: `PAGE_TABLES` < `FRAMES`;
 //! - almost anything may allocate, so `HEAP` sits above the process-context
 //!   locks — and nothing may allocate while holding an IRQ-level lock (an
 //!   interrupt handler must not allocate), which is why `HEAP` is below them;
-//! - the timer interrupt walks its queue and wakes tasks: `TIMERS` <
-//!   `RUNQUEUE`; IPC delivery wakes the receiver: `IPC` < `RUNQUEUE`;
+//! - the timer interrupt moves due entries out of its list under `TIMERS`
+//!   and wakes them after unlocking; the run queues it wakes into are
+//!   lock-free, so no rank is needed for them;
 //! - the async primitives' wait lists (`IrqRawMutex`, default rank) are held
 //!   only to link or unlink a waiter or to move a value: nothing else is taken
 //!   under them and no waker runs under them, so they sit high, and an
-//!   interrupt handler holding `TIMERS` or `RUNQUEUE` may still signal one;
+//!   interrupt handler holding `TIMERS` may still signal one;
 //! - every lock holder may log, and logging takes the console lock, so
 //!   `CONSOLE` is the highest rank: code holding it takes no other lock (and
 //!   does not allocate).
@@ -92,7 +96,11 @@ impl LockRank {
     /// Number of distinct ranks; valid ranks are `0..COUNT`.
     pub const COUNT: usize = 32;
 
-    /// IPC ports and the task table: the objects a syscall locks first.
+    /// The bring-up record of APs that did not come online (the BSP, during
+    /// boot). Below `HEAP`: recording a failure grows a `Vec`.
+    pub const BRING_UP: Self = Self::new(2);
+    /// IPC ports: the objects a service or syscall locks first. Reserved:
+    /// no lock takes it yet.
     pub const IPC: Self = Self::new(4);
     /// The kernel page-table mapper. Mapping may allocate frames.
     pub const PAGE_TABLES: Self = Self::new(8);
@@ -101,32 +109,27 @@ impl LockRank {
     /// The kernel heap. Highest of the process-context locks; never taken
     /// while an IRQ-level lock is held.
     pub const HEAP: Self = Self::new(16);
-    /// Timer / sleep queues, taken by the timer interrupt (IRQ-safe lock).
+    /// The executor's per-core timer lists, taken by the timer interrupt and,
+    /// with interrupts off, by tasks arming or cancelling a sleep.
     pub const TIMERS: Self = Self::new(20);
-    /// Per-CPU run queues, taken by wakers and the reschedule IPI (IRQ-safe
-    /// lock). Two run queues are held together only via `lock_two`.
-    pub const RUNQUEUE: Self = Self::new(24);
     /// Wait lists and channel rings of the async primitives
-    /// (`executor::sync` over [`IrqRawMutex`](super::IrqRawMutex)): held only
+    /// (`executor::sync` over [`IrqRawMutex`](crate::IrqRawMutex)): held only
     /// to link or unlink a waiter or move a value, never while a waker runs.
     pub const WAIT_LIST: Self = Self::new(26);
-    /// Statistics tables (IRQ-safe lock).
-    pub const STATS: Self = Self::new(28);
     /// The serial console and logger: the innermost lock. Everything may log,
     /// so nothing is acquired while it is held.
     pub const CONSOLE: Self = Self::new(30);
 
     /// The named ranks, lowest first (used for `Debug` output, and checked
     /// against the rank tables of the docs by a host test).
-    pub(crate) const NAMED: [(Self, &'static str); 9] = [
+    pub(crate) const NAMED: [(Self, &'static str); 8] = [
+        (Self::BRING_UP, "BRING_UP"),
         (Self::IPC, "IPC"),
         (Self::PAGE_TABLES, "PAGE_TABLES"),
         (Self::FRAMES, "FRAMES"),
         (Self::HEAP, "HEAP"),
         (Self::TIMERS, "TIMERS"),
-        (Self::RUNQUEUE, "RUNQUEUE"),
         (Self::WAIT_LIST, "WAIT_LIST"),
-        (Self::STATS, "STATS"),
         (Self::CONSOLE, "CONSOLE"),
     ];
 
