@@ -33,7 +33,7 @@ pub struct IpiLatch {
 
 impl IpiLatch {
     /// A released latch (no IPI in flight).
-    #[cfg(not(all(test, loom)))]
+    #[cfg(not(loom))]
     pub const fn new() -> Self {
         Self {
             in_flight: AtomicBool::new(false),
@@ -41,7 +41,7 @@ impl IpiLatch {
     }
 
     /// A released latch (no IPI in flight).
-    #[cfg(all(test, loom))]
+    #[cfg(loom)]
     pub fn new() -> Self {
         Self {
             in_flight: AtomicBool::new(false),

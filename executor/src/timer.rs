@@ -89,8 +89,9 @@ use cordyceps::{
 
 use crate::{
     Executor, Platform,
-    loom::{AtomicBool, AtomicU8, Ordering, UnsafeCell, spin_loop},
+    loom::{AtomicU8, Ordering, UnsafeCell},
 };
+use ksync::{LockRank, SpinLock};
 
 /// Not linked; only the owning [`Sleep`] can reach the entry.
 const UNARMED: u8 = 0;
@@ -239,62 +240,39 @@ impl TimerList {
     }
 }
 
-/// A core's timer list and the spin lock that guards it (on the loom shim's
+/// A core's timer list and the lock that guards it: a ranked
+/// [`ksync::SpinLock`] of rank [`LockRank::TIMERS`] (on the loom shim's
 /// atomics, so that the models check the protocol around it).
 ///
 /// Task context must only lock it inside [`Platform::without_interrupts`]
 /// (see [`Executor::with_timers`]): the tick of the same core would spin
-/// forever otherwise.
+/// forever otherwise. That makes it an IRQ-level lock although it is not an
+/// [`IrqSpinLock`](ksync::IrqSpinLock): interrupts are the platform's to
+/// switch, and the tick takes it with them off already.
 pub(crate) struct Timers {
-    locked: AtomicBool,
-    list: UnsafeCell<TimerList>,
+    list: SpinLock<TimerList>,
 }
-
-// SAFETY: the list is only reached through `with`, which holds the lock;
-// the entries it points to are `Send + Sync`.
-unsafe impl Sync for Timers {}
-// SAFETY: as above.
-unsafe impl Send for Timers {}
 
 impl Timers {
     pub(crate) fn new() -> Self {
         Self {
-            locked: AtomicBool::new(false),
-            list: UnsafeCell::new(TimerList::new()),
+            list: SpinLock::new(LockRank::TIMERS, TimerList::new()),
         }
     }
 
     /// Whether someone holds the lock (a test hook).
     pub(crate) fn is_locked(&self) -> bool {
-        self.locked.load(Ordering::Acquire)
+        self.list.is_locked()
     }
 
     /// Runs `f` on the list with the lock held. Never called re-entrantly
     /// (`f` only edits the list).
+    #[track_caller]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut TimerList) -> R) -> R {
-        while self
-            .locked
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            while self.locked.load(Ordering::Relaxed) {
-                spin_loop();
-            }
-        }
-        /// Releases the lock when dropped (also if `f` panics).
-        struct Unlock<'a>(&'a AtomicBool);
-        impl Drop for Unlock<'_> {
-            fn drop(&mut self) {
-                self.0.store(false, Ordering::Release);
-            }
-        }
-        let _unlock = Unlock(&self.locked);
+        let mut list = self.list.lock();
         #[cfg(all(test, loom))]
         let _held = HeldHere::set();
-        self.list.with_mut(|list| {
-            // SAFETY: we hold the lock, so this is the only reference.
-            f(unsafe { &mut *list })
-        })
+        f(&mut list)
     }
 }
 

@@ -71,14 +71,10 @@ mod loom_sync;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
-#[cfg(not(all(test, loom)))]
-use alloc::sync::Arc;
-/// The channels' shared blocks are reference counted with loom's `Arc` in
-/// the loom models, so the count's happens-before edges (the last handle
-/// frees the block) are modelled too. (The executor's loom shim,
-/// `crate::loom`, has no `Arc`.)
-#[cfg(all(test, loom))]
-use loom::sync::Arc;
+/// The channels' shared blocks are reference counted with the shim's `Arc`
+/// (loom's in the loom models), so the count's happens-before edges (the last
+/// handle frees the block) are modelled too.
+use crate::loom::Arc;
 
 pub use maitake_sync::blocking;
 pub use maitake_sync::blocking::{ConstInit, DefaultMutex, RawMutex, ScopedRawMutex};
