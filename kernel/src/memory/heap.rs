@@ -1,7 +1,9 @@
 //! The kernel heap: `alloc` for the whole kernel.
 //!
 //! The allocator is [`talc`] (a binned free-list allocator with O(1) typical
-//! allocation and coalescing on free), behind a spin lock. Its memory is a
+//! allocation and coalescing on free), behind a ranked spin lock
+//! ([`RawSpinLock`] of rank [`LockRank::HEAP`], through talc's `lock_api`
+//! interface). Its memory is a
 //! region of kernel virtual space sized from the machine
 //! (`kernel::heap_size`: half the free memory, 4–64 MiB), reserved with
 //! [`paging::reserve_region`] and mapped up front to frames from the frame
@@ -9,7 +11,10 @@
 //!
 //! The heap must not be used from interrupt handlers: its lock is not IRQ-safe,
 //! and wakers (which run in interrupt handlers) are designed never to allocate.
+//! The rank checker enforces the other half in debug builds: allocating while
+//! holding an IRQ-level lock (`TIMERS` and above) panics naming both ranks.
 
+use kernel::sync::{LockRank, RawSpinLock};
 use talc::TalcLock;
 use talc::source::Manual;
 use x86_64::VirtAddr;
@@ -21,7 +26,7 @@ use super::frame::GlobalFrames;
 use crate::arch::paging;
 
 #[global_allocator]
-static ALLOCATOR: TalcLock<spin::Mutex<()>, Manual> = TalcLock::new(Manual);
+static ALLOCATOR: TalcLock<RawSpinLock<{ LockRank::HEAP.value() }>, Manual> = TalcLock::new(Manual);
 
 /// Why the heap could not be set up.
 #[derive(Debug)]

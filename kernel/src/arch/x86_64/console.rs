@@ -1,9 +1,11 @@
 //! The serial console on COM1: where every kernel line goes.
 //!
 //! Three ways in:
-//! - [`write`] for normal output: takes the console lock with interrupts
-//!   disabled, so an interrupt handler on the same CPU can never find the lock
-//!   held by the code it interrupted. Whatever is formatted is formatted under
+//! - [`write`] for normal output: takes the console lock, an
+//!   [`IrqSpinLock`] of rank [`LockRank::CONSOLE`] (the innermost: code that
+//!   holds it takes no other lock), with interrupts disabled, so an interrupt
+//!   handler on the same CPU can never find the lock held by the code it
+//!   interrupted. Whatever is formatted is formatted under
 //!   the lock: it must not allocate or log (the `protocol` line types do
 //!   neither).
 //! - [`emergency`] for the panic and fatal-exception paths: a CPU exception can
@@ -16,10 +18,10 @@
 use core::fmt::{self, Write};
 
 use drivers::serial::{COM1_BASE, SerialError, SerialPort};
-use spin::{Mutex, MutexGuard, Once};
-use x86_64::instructions::interrupts::without_interrupts;
+use kernel::sync::{IrqSpinLock, IrqSpinLockGuard, LockRank};
+use spin::Once;
 
-static COM1: Once<Mutex<SerialPort>> = Once::new();
+static COM1: Once<IrqSpinLock<SerialPort>> = Once::new();
 
 /// How long [`emergency`] waits for the lock before breaking it.
 const EMERGENCY_LOCK_ATTEMPTS: u32 = 1 << 20;
@@ -35,17 +37,15 @@ pub fn init() -> Result<(), SerialError> {
     // in the kernel touches ports 0x3F8..=0x3FF.
     let mut port = unsafe { SerialPort::new(COM1_BASE) }?;
     let result = port.init();
-    COM1.call_once(|| Mutex::new(port));
+    COM1.call_once(|| IrqSpinLock::new(LockRank::CONSOLE, port));
     result
 }
 
 /// Writes formatted text to the console.
 pub fn write(args: fmt::Arguments<'_>) {
     let Some(port) = COM1.get() else { return };
-    without_interrupts(|| {
-        // Serial output cannot fail in a way we could report anywhere else.
-        let _ = port.lock().write_fmt(args);
-    });
+    // Serial output cannot fail in a way we could report anywhere else.
+    let _ = port.lock().write_fmt(args);
 }
 
 /// Writes formatted text on a fatal path, breaking the console lock if
@@ -57,7 +57,9 @@ pub fn emergency(args: fmt::Arguments<'_>) {
 
 /// Writes the run's last line (breaking the lock like [`emergency`]) and
 /// keeps the console: other CPUs go on running until QEMU has exited, and a
-/// line they started after this one would come out cut off.
+/// line they started after this one would come out cut off. (The forgotten
+/// guard leaves interrupts off and CONSOLE on this CPU's rank books: this
+/// CPU's next step is to exit.)
 pub fn last(args: fmt::Arguments<'_>) {
     let Some(port) = COM1.get() else { return };
     let mut guard = take_or_break(port);
@@ -66,7 +68,11 @@ pub fn last(args: fmt::Arguments<'_>) {
 }
 
 /// The console lock, taken within a bounded wait or broken.
-fn take_or_break(port: &Mutex<SerialPort>) -> MutexGuard<'_, SerialPort> {
+///
+/// Only `try_lock`, never `lock`: a fatal path may start while this CPU holds
+/// the console (a fault inside a write), and `lock` would report that as a
+/// rank violation, a panic inside the panic path.
+fn take_or_break(port: &IrqSpinLock<SerialPort>) -> IrqSpinLockGuard<'_, SerialPort> {
     for _ in 0..EMERGENCY_LOCK_ATTEMPTS {
         if let Some(guard) = port.try_lock() {
             return guard;
@@ -79,5 +85,12 @@ fn take_or_break(port: &Mutex<SerialPort>) -> MutexGuard<'_, SerialPort> {
     // bytes on the wire but cannot corrupt memory: the port state is plain
     // I/O-port numbers.
     unsafe { port.force_unlock() };
-    port.lock()
+    loop {
+        // Another CPU on a fatal path may win the freed lock; it writes its
+        // line and gives it back.
+        if let Some(guard) = port.try_lock() {
+            return guard;
+        }
+        core::hint::spin_loop();
+    }
 }

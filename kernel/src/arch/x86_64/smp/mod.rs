@@ -45,6 +45,7 @@ use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use kernel::bringup::{self, Verdict};
 use kernel::madt::Madt;
+use kernel::sync::{LockRank, SpinLock};
 use x86_64::structures::paging::PageTableFlags;
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -169,7 +170,7 @@ pub struct BringUpFailure {
     pub stage: u8,
 }
 
-static FAILURES: spin::Mutex<Vec<BringUpFailure>> = spin::Mutex::new(Vec::new());
+static FAILURES: SpinLock<Vec<BringUpFailure>> = SpinLock::new(LockRank::BRING_UP, Vec::new());
 
 /// The APIC id given with `smp_fake_ap=`, `u32::MAX` if none.
 pub static FAKE_AP_MARKER: AtomicU32 = AtomicU32::new(u32::MAX);
