@@ -140,6 +140,30 @@ impl RawCore {
     }
 }
 
+/// The four methods both raw-lock traits ask for (`lock`, `try_lock`,
+/// `unlock`, `is_locked`), forwarded to the [`RawCore`] in field `0`.
+macro_rules! raw_lock_methods {
+    (irq_safe = $irq:expr) => {
+        #[track_caller]
+        fn lock(&self) {
+            self.0.lock($irq);
+        }
+
+        fn try_lock(&self) -> bool {
+            self.0.try_lock($irq)
+        }
+
+        unsafe fn unlock(&self) {
+            // SAFETY: the caller holds the lock (the trait's contract).
+            unsafe { self.0.unlock() }
+        }
+
+        fn is_locked(&self) -> bool {
+            self.0.is_locked()
+        }
+    };
+}
+
 /// An IRQ-safe, ranked raw mutex (see the [module docs](self)) for the
 /// primitives of `executor::sync`; `kernel::sync` names them with it
 /// (`WaitQueue`, `mpsc`, ...).
@@ -222,23 +246,7 @@ unsafe impl mutex_traits::RawMutex for IrqRawMutex {
     /// that CPU's): `!Send`.
     type GuardMarker = *const ();
 
-    #[track_caller]
-    fn lock(&self) {
-        self.0.lock(true);
-    }
-
-    fn try_lock(&self) -> bool {
-        self.0.try_lock(true)
-    }
-
-    unsafe fn unlock(&self) {
-        // SAFETY: the caller holds the lock (this method's contract).
-        unsafe { self.0.unlock() }
-    }
-
-    fn is_locked(&self) -> bool {
-        self.0.is_locked()
-    }
+    raw_lock_methods!(irq_safe = true);
 }
 
 impl fmt::Debug for IrqRawMutex {
@@ -310,23 +318,7 @@ unsafe impl<const RANK: u8> mutex_traits::RawMutex for RawSpinLock<RANK> {
     /// The rank record belongs to the CPU that locked: `!Send`.
     type GuardMarker = *const ();
 
-    #[track_caller]
-    fn lock(&self) {
-        self.0.lock(false);
-    }
-
-    fn try_lock(&self) -> bool {
-        self.0.try_lock(false)
-    }
-
-    unsafe fn unlock(&self) {
-        // SAFETY: the caller holds the lock (this method's contract).
-        unsafe { self.0.unlock() }
-    }
-
-    fn is_locked(&self) -> bool {
-        self.0.is_locked()
-    }
+    raw_lock_methods!(irq_safe = false);
 }
 
 // SAFETY: as above. `lock_api` requires `INIT` to be an unlocked lock, which
@@ -338,21 +330,5 @@ unsafe impl<const RANK: u8> lock_api::RawMutex for RawSpinLock<RANK> {
 
     type GuardMarker = lock_api::GuardNoSend;
 
-    #[track_caller]
-    fn lock(&self) {
-        self.0.lock(false);
-    }
-
-    fn try_lock(&self) -> bool {
-        self.0.try_lock(false)
-    }
-
-    unsafe fn unlock(&self) {
-        // SAFETY: the caller holds the lock (`lock_api`'s contract).
-        unsafe { self.0.unlock() }
-    }
-
-    fn is_locked(&self) -> bool {
-        self.0.is_locked()
-    }
+    raw_lock_methods!(irq_safe = false);
 }

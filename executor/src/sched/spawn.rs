@@ -42,12 +42,7 @@ impl<P: Platform> Executor<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        assert!(
-            (core.0 as usize) < self.cores.len(),
-            "executor: no core {}",
-            core.0
-        );
-        self.spawn_inner(core.0 as usize, priority, future, false)
+        self.spawn_inner(self.index_of(core), priority, future, false)
     }
 
     /// Spawns `future` on `core` for good: stealing and balancing leave a
@@ -66,12 +61,7 @@ impl<P: Platform> Executor<P> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        assert!(
-            (core.0 as usize) < self.cores.len(),
-            "executor: no core {}",
-            core.0
-        );
-        self.spawn_inner(core.0 as usize, priority, future, true)
+        self.spawn_inner(self.index_of(core), priority, future, true)
     }
 
     /// [`spawn`](Self::spawn), subject to the optional admission limit
@@ -106,6 +96,17 @@ impl<P: Platform> Executor<P> {
         }
         self.admit()?;
         Ok(self.spawn_inner(core.0 as usize, priority, future, false))
+    }
+
+    /// The index of `core`.
+    ///
+    /// # Panics
+    /// If `core` is out of range (a caller bug, in task context).
+    #[track_caller]
+    fn index_of(&self, core: CoreId) -> usize {
+        let index = core.0 as usize;
+        assert!(index < self.cores.len(), "executor: no core {}", core.0);
+        index
     }
 
     fn admit(&self) -> Result<(), SpawnError> {

@@ -12,9 +12,6 @@
 
 pub mod primitives;
 
-#[cfg(all(test, not(loom)))]
-mod tests;
-
 pub use ksync::{
     AlreadyInstalled, HeldRanks, HeldRanksHook, InterruptControl, IrqRawMutex, IrqSpinLock,
     IrqSpinLockGuard, IrqSpinLockPairGuard, LockRank, MAX_BACKOFF_SPINS, RawSpinLock,
