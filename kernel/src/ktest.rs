@@ -156,8 +156,8 @@ mod harness {
     });
 
     kernel_test!(manual fn lock_order_violation() {
-        use kernel::sync::{LockRank, SpinLock};
-        let timers = SpinLock::new(LockRank::TIMERS, ());
+        use kernel::sync::{IrqSpinLock, LockRank};
+        let timers = IrqSpinLock::new(LockRank::TIMERS, ());
         let _outer = timers.lock();
         // Allocating takes the heap's lock, and HEAP ranks below TIMERS:
         // the rank check must panic inside the allocator, naming both

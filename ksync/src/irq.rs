@@ -64,6 +64,10 @@ impl SavedIrqState {
 /// Both methods act on the calling CPU only, must not take locks, and must be
 /// cheap: they run on every [`IrqSpinLock`] acquisition and release.
 pub trait InterruptControl: Sync {
+    /// Whether interrupts are enabled on this CPU (for the rank checker's
+    /// IRQ-level rule, debug builds).
+    fn are_enabled(&self) -> bool;
+
     /// Returns whether interrupts are enabled on this CPU, and disables them.
     fn save_and_disable(&self) -> SavedIrqState;
 
@@ -95,6 +99,12 @@ pub fn set_interrupt_control(
     } else {
         Err(AlreadyInstalled)
     }
+}
+
+/// Whether interrupts are enabled on this CPU, if a controller is installed.
+#[cfg(debug_assertions)]
+pub(crate) fn interrupts_enabled() -> Option<bool> {
+    INTERRUPT_CONTROL.get().map(|control| control.are_enabled())
 }
 
 /// Disables interrupts when created and restores the saved state when dropped.

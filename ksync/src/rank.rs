@@ -73,6 +73,10 @@
 //! hang — and bumps the counter once the lock is taken; the guard remembers
 //! which `HeldRanks` it bumped and decrements that same one on release.
 //!
+//! The *kind* column is checked too: acquiring a lock of an IRQ-level rank
+//! ([`LockRank::IRQ_LEVEL`] and above) with interrupts enabled panics, since an
+//! interrupt handler of the same CPU could then spin on it forever.
+//!
 //! All of this exists only with `debug_assertions`: in release builds the
 //! bookkeeping type is zero-sized and every check compiles to nothing.
 //!
@@ -147,6 +151,17 @@ impl LockRank {
     /// The rank's number.
     pub const fn value(self) -> u8 {
         self.0
+    }
+
+    /// The lowest IRQ-level rank: locks an interrupt handler may take, held
+    /// only with interrupts off (kind `irq` in the table).
+    pub const IRQ_LEVEL: Self = Self::TIMERS;
+
+    /// Whether locks of this rank may be taken in interrupt handlers, and so
+    /// must be held with interrupts off (debug builds check it on every
+    /// acquisition once the kernel has installed its interrupt control).
+    pub const fn is_irq_level(self) -> bool {
+        self.0 >= Self::IRQ_LEVEL.0
     }
 
     /// The constant's name, if this is one of the named ranks.
@@ -302,12 +317,25 @@ pub(crate) struct RankRecord {
 impl RankRecord {
     /// Panics (debug builds) if the current CPU may not now wait for a lock of
     /// `rank`. Call before spinning.
+    ///
+    /// Also panics if `rank` [is IRQ-level](LockRank::is_irq_level) and
+    /// interrupts are enabled: an interrupt handler on this CPU that wants the
+    /// lock would spin forever on it.
     #[inline]
     #[track_caller]
     pub(crate) fn check(rank: LockRank) {
         #[cfg(debug_assertions)]
-        if let Some(held) = this_cpu() {
-            held.check(rank);
+        {
+            if let Some(held) = this_cpu() {
+                held.check(rank);
+            }
+            if rank.is_irq_level() {
+                assert!(
+                    crate::irq::interrupts_enabled() != Some(true),
+                    "lock rank violation: {rank:?} is an IRQ-level lock, acquired with \
+                     interrupts enabled (use an IrqSpinLock or take it with interrupts off)"
+                );
+            }
         }
         #[cfg(not(debug_assertions))]
         let _ = rank;

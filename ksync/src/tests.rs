@@ -51,6 +51,10 @@ fn fake_held_ranks() -> Option<&'static HeldRanks> {
 struct FakeIrq;
 
 impl InterruptControl for FakeIrq {
+    fn are_enabled(&self) -> bool {
+        IRQ_ENABLED.get()
+    }
+
     fn save_and_disable(&self) -> SavedIrqState {
         let were_enabled = IRQ_ENABLED.replace(false);
         IRQ_LOG.with_borrow_mut(|log| log.push(IrqEvent::Save { were_enabled }));
@@ -114,9 +118,9 @@ fn irq_log() -> Vec<IrqEvent> {
 const LOW: LockRank = LockRank::new(3);
 const MID: LockRank = LockRank::new(5);
 const HIGH: LockRank = LockRank::new(7);
-/// A rank with no name, for the `lock_two` and interrupt tests (a pair of
-/// run-queue-like locks).
-const PAIR: LockRank = LockRank::new(24);
+/// A rank with no name, below the IRQ level, for the `lock_two` and
+/// interrupt tests.
+const PAIR: LockRank = LockRank::new(10);
 
 // ---------------------------------------------------------------- SpinLock
 
@@ -283,7 +287,7 @@ fn two_locks_of_one_rank_panic() {
 #[should_panic(expected = "acquiring a CONSOLE(30) lock while holding a CONSOLE(30) lock")]
 fn relocking_the_same_lock_panics_instead_of_hanging() {
     install_fakes();
-    let console = SpinLock::new(LockRank::CONSOLE, ());
+    let console = IrqSpinLock::new(LockRank::CONSOLE, ());
     let _outer = console.lock();
     let _inner = console.lock();
 }
@@ -467,7 +471,7 @@ fn lock_two_of_different_ranks_panics() {
 
 #[test]
 #[cfg(debug_assertions)]
-#[should_panic(expected = "acquiring a LockRank(24) lock while holding a LockRank(24) lock")]
+#[should_panic(expected = "acquiring a LockRank(10) lock while holding a LockRank(10) lock")]
 fn same_rank_after_lock_two_panics() {
     install_fakes();
     let rq = [
@@ -788,11 +792,36 @@ fn raw_spin_lock_ranks_without_touching_interrupts() {
 #[should_panic(expected = "acquiring a HEAP(16) lock while holding a TIMERS(20) lock")]
 fn allocating_under_an_irq_level_lock_is_a_rank_violation() {
     install_fakes();
-    let timers = SpinLock::new(LockRank::TIMERS, ());
+    let timers = IrqSpinLock::new(LockRank::TIMERS, ());
     let heap: lock_api::Mutex<RawSpinLock<{ LockRank::HEAP.value() }>, ()> =
         lock_api::Mutex::new(());
     let _t = timers.lock();
     let _h = heap.lock();
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "TIMERS(20) is an IRQ-level lock, acquired with interrupts enabled")]
+fn an_irq_level_spin_lock_with_interrupts_on_panics() {
+    install_fakes();
+    let timers = SpinLock::new(LockRank::TIMERS, ());
+    let _t = timers.lock();
+}
+
+#[test]
+fn an_irq_level_spin_lock_with_interrupts_off_is_fine() {
+    install_fakes();
+    // As the executor takes its timer lists: a plain spin lock, inside the
+    // platform's `without_interrupts`.
+    IRQ_ENABLED.set(false);
+    let timers = SpinLock::new(LockRank::TIMERS, 0);
+    *timers.lock() += 1;
+    expect_count(LockRank::TIMERS, 0);
+    IRQ_ENABLED.set(true);
+    assert_eq!(timers.into_inner(), 1);
+    // Below the IRQ level, interrupts may be on.
+    assert!(!LockRank::HEAP.is_irq_level() && LockRank::TIMERS.is_irq_level());
+    drop(SpinLock::new(LockRank::HEAP, ()).lock());
 }
 
 #[test]

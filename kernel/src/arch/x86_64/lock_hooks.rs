@@ -10,6 +10,10 @@ use super::percpu;
 struct X86Interrupts;
 
 impl InterruptControl for X86Interrupts {
+    fn are_enabled(&self) -> bool {
+        interrupts::are_enabled()
+    }
+
     fn save_and_disable(&self) -> SavedIrqState {
         let were_enabled = interrupts::are_enabled();
         interrupts::disable();
