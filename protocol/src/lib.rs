@@ -26,7 +26,7 @@
 //! | [`boot`], [`smp`], [`time`], [`sched`], [`stats`], [`ktest`], [`fatal`] | the checked lines, by subsystem |
 //! | [`stats`] | also the `[STATS]` block, printed as one unit, and a reader that checks it arrived as one |
 //! | [`log`] | the form of the kernel's free-text log lines (`[SMP] WARN …`) |
-//! | [`args`] | the kernel argument keys and the warnings about them |
+//! | [`args`] | the kernel argument keys, their fixed values (`workload=sleep`) and the warnings about them |
 //! | [`exit`] | the `isa-debug-exit` port, the exit codes and QEMU's statuses |
 //! | [`text`] | the small parsing toolkit the line types share |
 //!
