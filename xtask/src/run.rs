@@ -105,10 +105,10 @@ impl RunArgs {
 
     /// `duration=SECS` (from `--duration`) followed by the user's kernel arguments.
     fn kernel_args(&self) -> Vec<String> {
-        let duration = self.duration.iter().map(|secs| {
-            let key = protocol::args::DURATION;
-            format!("{key}={secs}")
-        });
+        let duration = self
+            .duration
+            .iter()
+            .map(|secs| image::kernel_arg(protocol::args::DURATION, &secs.to_string()));
         duration.chain(self.kernel_args.iter().cloned()).collect()
     }
 
