@@ -62,6 +62,10 @@ pub mod time;
 /// (`ticks + ticks_lost ≈ timer_ms × SCHED_HZ / 1000`).
 pub const SCHED_HZ: u32 = 100;
 
+/// The most CPUs the kernel manages; CPUs the firmware lists beyond it stay
+/// offline. The host needs it to bound `cargo xtask run --smp`.
+pub const MAX_CPUS: usize = 512;
+
 /// Every tag a checked line starts with.
 pub mod tag {
     /// Boot: the first kernel line, argument warnings.

@@ -42,8 +42,8 @@ pub struct BenchArgs {
     /// Run only the host benchmarks (our executor vs Tokio and async-executor).
     #[arg(long, conflicts_with = "kernel_only")]
     pub host_only: bool,
-    /// Run only the kernel benchmark (workload=bench under QEMU).
-    #[arg(long)]
+    /// Run only the kernel benchmark (help: [`kernel_only_help`]).
+    #[arg(long, help = kernel_only_help())]
     pub kernel_only: bool,
     /// Measured rounds of the host benchmarks (after one warm-up round).
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
@@ -84,6 +84,14 @@ fn host(args: &BenchArgs, out: &Path) -> Result<()> {
         "--out",
         out.as_str(),
     ]))
+}
+
+/// `--kernel-only`'s help, naming the workload.
+fn kernel_only_help() -> String {
+    format!(
+        "Run only the kernel benchmark ({} under QEMU)",
+        bench_workload()
+    )
 }
 
 /// The kernel argument that runs the benchmarks: `workload=bench`.

@@ -52,7 +52,8 @@ pub type KernelArg = (&'static str, &'static str);
 /// with its parsers: a line that is there but malformed fails the check.
 #[derive(Debug)]
 pub enum Expect {
-    /// The verdict has this kind (a `Failure` means QEMU exit status 35).
+    /// The verdict has this kind (a `Failure` means the kernel wrote
+    /// `protocol::exit::ExitCode::Failure`).
     Verdict(VerdictKind),
     /// The `[BOOT]` line says `mode=` with the scenario's firmware.
     BootMode,
