@@ -31,12 +31,12 @@ pub enum LogLevel {
 impl LogLevel {
     fn parse(value: &str) -> Option<Self> {
         Some(match value {
-            "off" => Self::Off,
-            "error" => Self::Error,
-            "warn" => Self::Warn,
-            "info" => Self::Info,
-            "debug" => Self::Debug,
-            "trace" => Self::Trace,
+            keys::log::OFF => Self::Off,
+            keys::log::ERROR => Self::Error,
+            keys::log::WARN => Self::Warn,
+            keys::log::INFO => Self::Info,
+            keys::log::DEBUG => Self::Debug,
+            keys::log::TRACE => Self::Trace,
             _ => return None,
         })
     }
@@ -90,12 +90,12 @@ pub enum Workload {
 impl Workload {
     fn parse(value: &str) -> Option<Self> {
         Some(match value {
-            "tasks" => Self::Tasks,
-            "imbalance" => Self::Imbalance,
-            "sleep" => Self::Sleep,
-            "pingpong" => Self::PingPong,
-            "bench" => Self::Bench,
-            "burst" => Self::Burst,
+            keys::workload::TASKS => Self::Tasks,
+            keys::workload::IMBALANCE => Self::Imbalance,
+            keys::workload::SLEEP => Self::Sleep,
+            keys::workload::PINGPONG => Self::PingPong,
+            keys::workload::BENCH => Self::Bench,
+            keys::workload::BURST => Self::Burst,
             _ => return None,
         })
     }
@@ -171,8 +171,8 @@ fn apply<'a>(args: &mut KernelArgs<'a>, key: &str, value: &'a str) -> Result<(),
         keys::TEST => args.test = Some(value),
         keys::SMP_BOOT => {
             args.smp_boot = match value {
-                "serial" => SmpBoot::Serial,
-                "parallel" => SmpBoot::Parallel,
+                keys::smp_boot::SERIAL => SmpBoot::Serial,
+                keys::smp_boot::PARALLEL => SmpBoot::Parallel,
                 _ => return Err("serial or parallel"),
             };
         }
@@ -407,18 +407,63 @@ mod tests {
 
     #[test]
     fn every_workload_parses() {
+        use keys::workload::*;
         for (word, workload) in [
-            ("tasks", Workload::Tasks),
-            ("imbalance", Workload::Imbalance),
-            ("sleep", Workload::Sleep),
-            ("pingpong", Workload::PingPong),
-            ("bench", Workload::Bench),
-            ("burst", Workload::Burst),
+            (TASKS, Workload::Tasks),
+            (IMBALANCE, Workload::Imbalance),
+            (SLEEP, Workload::Sleep),
+            (PINGPONG, Workload::PingPong),
+            (BENCH, Workload::Bench),
+            (BURST, Workload::Burst),
         ] {
             let text = format!("workload={word}");
             let (args, issues) = parse_collect(&text);
             assert!(issues.is_empty(), "{word}: {issues:?}");
             assert_eq!(args.workload, workload, "{word}");
+        }
+    }
+
+    #[test]
+    fn bad_value_message_names_every_value() {
+        use keys::{log, smp_boot, workload};
+        let cases: [(&str, &[&str]); 3] = [
+            (
+                "log=loud",
+                &[
+                    log::OFF,
+                    log::ERROR,
+                    log::WARN,
+                    log::INFO,
+                    log::DEBUG,
+                    log::TRACE,
+                ],
+            ),
+            ("smp_boot=sideways", &[smp_boot::SERIAL, smp_boot::PARALLEL]),
+            (
+                "workload=chaos",
+                &[
+                    workload::TASKS,
+                    workload::IMBALANCE,
+                    workload::SLEEP,
+                    workload::PINGPONG,
+                    workload::BENCH,
+                    workload::BURST,
+                ],
+            ),
+        ];
+        for (text, values) in cases {
+            let (_, issues) = parse_collect(text);
+            let [ArgIssue::BadValue { expected, .. }] = issues[..] else {
+                panic!("{text}: {issues:?}");
+            };
+            for value in values {
+                assert!(
+                    expected.contains(value),
+                    "{text}: '{expected}' lacks {value}"
+                );
+                let word = text.split('=').next().unwrap().to_owned() + "=" + value;
+                assert!(parse_collect(&word).1.is_empty(), "{word}");
+            }
         }
     }
 

@@ -8,8 +8,9 @@ pub use protocol::SCHED_HZ;
 /// the firmware lists beyond it are reported and left offline. 512 is past
 /// every xAPIC machine (8-bit ids) and QEMU's x2APIC limit for q35 with an
 /// IOMMU (288); it costs about 200 KiB of static per-CPU tables. The AP
-/// trampoline's table search is written for exactly this value.
-pub const MAX_CPUS: usize = 512;
+/// trampoline's table search is written for exactly this value. Defined in
+/// `protocol`, because the host bounds `--smp` by it.
+pub use protocol::MAX_CPUS;
 
 /// Kernel version, printed in the `[BOOT]` line.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

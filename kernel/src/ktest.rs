@@ -104,7 +104,7 @@ fn selected(test: &KernelTest, filter: &str) -> bool {
     if test.manual {
         name.ends_with(filter) && name[..name.len() - filter.len()].ends_with("::")
     } else {
-        filter == "all" || name.contains(filter)
+        filter == protocol::args::test::ALL || name.contains(filter)
     }
 }
 

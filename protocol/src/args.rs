@@ -36,6 +36,52 @@ pub const VALID_KEYS: [&str; 8] = [
     STATS,
 ];
 
+/// The values of `log=`, quietest first.
+pub mod log {
+    /// Nothing at all.
+    pub const OFF: &str = "off";
+    /// Errors only.
+    pub const ERROR: &str = "error";
+    /// Errors and warnings.
+    pub const WARN: &str = "warn";
+    /// The normal progress lines (the default).
+    pub const INFO: &str = "info";
+    /// Per-event detail.
+    pub const DEBUG: &str = "debug";
+    /// Everything.
+    pub const TRACE: &str = "trace";
+}
+
+/// The values of `smp_boot=`.
+pub mod smp_boot {
+    /// One application processor at a time.
+    pub const SERIAL: &str = "serial";
+    /// All application processors at once (the default).
+    pub const PARALLEL: &str = "parallel";
+}
+
+/// The values of `test=` that are not a test-name filter.
+pub mod test {
+    /// Every test that runs by default.
+    pub const ALL: &str = "all";
+}
+
+/// The values of `workload=`.
+pub mod workload {
+    /// Tasks A–D (the default).
+    pub const TASKS: &str = "tasks";
+    /// Many tasks spawned on core 0, for stealing and balancing.
+    pub const IMBALANCE: &str = "imbalance";
+    /// Sleeping tasks, checked for when they wake; ends with `[SLEEP]`.
+    pub const SLEEP: &str = "sleep";
+    /// Pairs of tasks on different cores waking each other; ends with `[PINGPONG]`.
+    pub const PINGPONG: &str = "pingpong";
+    /// Micro-benchmarks of the executor; prints `[BENCH]`, then ends the run.
+    pub const BENCH: &str = "bench";
+    /// A spawn burst, checked task by task; prints `[BURST]`, then ends the run.
+    pub const BURST: &str = "burst";
+}
+
 /// A word of the command line that the kernel could not use; the key keeps
 /// its default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,7 +26,7 @@
 //! | [`boot`], [`smp`], [`time`], [`sched`], [`stats`], [`ktest`], [`fatal`] | the checked lines, by subsystem |
 //! | [`stats`] | also the `[STATS]` block, printed as one unit, and a reader that checks it arrived as one |
 //! | [`log`] | the form of the kernel's free-text log lines (`[SMP] WARN …`) |
-//! | [`args`] | the kernel argument keys and the warnings about them |
+//! | [`args`] | the kernel argument keys, their fixed values (`workload=sleep`) and the warnings about them |
 //! | [`exit`] | the `isa-debug-exit` port, the exit codes and QEMU's statuses |
 //! | [`text`] | the small parsing toolkit the line types share |
 //!
@@ -61,6 +61,10 @@ pub mod time;
 /// The host needs it to know how many ticks a CPU's timer owes
 /// (`ticks + ticks_lost ≈ timer_ms × SCHED_HZ / 1000`).
 pub const SCHED_HZ: u32 = 100;
+
+/// The most CPUs the kernel manages; CPUs the firmware lists beyond it stay
+/// offline. The host needs it to bound `cargo xtask run --smp`.
+pub const MAX_CPUS: usize = 512;
 
 /// Every tag a checked line starts with.
 pub mod tag {

@@ -42,8 +42,8 @@ pub struct BenchArgs {
     /// Run only the host benchmarks (our executor vs Tokio and async-executor).
     #[arg(long, conflicts_with = "kernel_only")]
     pub host_only: bool,
-    /// Run only the kernel benchmark (workload=bench under QEMU).
-    #[arg(long)]
+    /// Run only the kernel benchmark (help: [`kernel_only_help`]).
+    #[arg(long, help = kernel_only_help())]
     pub kernel_only: bool,
     /// Measured rounds of the host benchmarks (after one warm-up round).
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
@@ -86,23 +86,37 @@ fn host(args: &BenchArgs, out: &Path) -> Result<()> {
     ]))
 }
 
+/// `--kernel-only`'s help, naming the workload.
+fn kernel_only_help() -> String {
+    format!(
+        "Run only the kernel benchmark ({} under QEMU)",
+        bench_workload()
+    )
+}
+
+/// The kernel argument that runs the benchmarks: `workload=bench`.
+fn bench_workload() -> String {
+    image::kernel_arg(protocol::args::WORKLOAD, protocol::args::workload::BENCH)
+}
+
 /// The kernel part: boot `workload=bench`, parse, print, write.
 fn kernel(args: &BenchArgs, out: &Path) -> Result<bool> {
     qemu::ensure_installed(false)?;
     let accel = kvm::choose(args.kvm)?;
     let artifacts = image::build(Profile::Release)?;
+    let workload = bench_workload();
+    println!("[xtask] booting {workload} at --smp {}", args.smp);
     let spec = BootSpec {
         label: "bench".to_owned(),
         firmware: Firmware::Bios,
         smp: args.smp,
-        kernel_args: vec![format!("{}=bench", protocol::args::WORKLOAD)],
+        kernel_args: vec![workload],
         timeout: Some(KERNEL_TIMEOUT),
         accel,
         gdb: false,
         extra_qemu_args: Vec::new(),
         echo: false,
     };
-    println!("[xtask] booting workload=bench at --smp {}", args.smp);
     let report = boot::boot(&artifacts, &spec)?;
     let parsed = output::parse_bench_line(&report.finished.serial);
     let bench = match (&report.verdict, parsed) {
@@ -161,9 +175,15 @@ fn accel_note(accel: Accel) -> &'static str {
 fn kernel_table(bench: &BenchLine, accel: Accel) -> String {
     let tsc_mhz = bench.tsc_mhz;
     let mut table = format!(
-        "[bench] kernel: workload=bench, cpus={}, {} of {} samples\n\
+        "[bench] kernel: {}, cpus={}, {} of {} samples\n\
          {:<24} {:>10} {:>10}\n",
-        bench.cpus, bench.statistic, bench.samples, "figure", "cycles", "ns"
+        bench_workload(),
+        bench.cpus,
+        bench.statistic,
+        bench.samples,
+        "figure",
+        "cycles",
+        "ns"
     );
     for (key, figure) in &bench.figures {
         let (cycles, ns) = match (figure, tsc_mhz) {

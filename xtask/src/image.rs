@@ -183,6 +183,12 @@ impl RunDir {
     }
 }
 
+/// One word of the kernel command line, `key=value`: the one place the host
+/// writes that form (the keys and values are `protocol::args`').
+pub fn kernel_arg(key: &str, value: &str) -> String {
+    format!("{key}={value}")
+}
+
 /// The ramdisk text for these kernel arguments: joined by single spaces, one newline.
 pub fn ramdisk_contents(kernel_args: &[String]) -> String {
     format!("{}\n", kernel_args.join(" "))
@@ -217,7 +223,11 @@ mod tests {
 
     #[test]
     fn ramdisk_joins_arguments() {
-        let args = ["test=all".to_owned(), "log=debug".to_owned()];
+        use protocol::args::{self, log, test};
+        let args = [
+            kernel_arg(args::TEST, test::ALL),
+            kernel_arg(args::LOG, log::DEBUG),
+        ];
         assert_eq!(ramdisk_contents(&args), "test=all log=debug\n");
         assert_eq!(ramdisk_contents(&[]), "\n");
     }

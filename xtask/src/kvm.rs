@@ -6,9 +6,9 @@
 //!
 //! 1. `/dev/kvm` opens read-write;
 //! 2. `/proc/cpuinfo` lists the `vmx` (Intel) or `svm` (AMD) flag;
-//! 3. a probe guest runs under KVM: a 64 KiB "BIOS" whose reset vector writes 0x10 to the
-//!    `isa-debug-exit` port, so a working QEMU+KVM exits with status 33 in well under a
-//!    second. A probe that has not exited after [`PROBE_TIMEOUT`] is killed and counts
+//! 3. a probe guest runs under KVM: a 64 KiB "BIOS" whose reset vector writes the success
+//!    code to the `isa-debug-exit` port, so a working QEMU+KVM exits with the success
+//!    status in well under a second. A probe that has not exited after [`PROBE_TIMEOUT`] is killed and counts
 //!    as a failure.
 
 use std::fs::{self, OpenOptions};

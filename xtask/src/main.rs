@@ -50,14 +50,7 @@ use clap::{Parser, Subcommand};
     name = "cargo xtask",
     bin_name = "cargo xtask",
     about = "Build, run and test the kernel (see docs/kernel-interface.md)",
-    after_help = "Examples:\n  \
-        cargo xtask run --duration 5 --smp 2\n  \
-        cargo xtask run --uefi -- log=debug\n  \
-        cargo xtask test --filter boot-uefi\n  \
-        cargo xtask bench --kernel-only --smp 4\n\n\
-        Environment:\n  \
-        XTASK_QEMU=PATH  run this qemu-system-x86_64 and install none \
-        (default: QEMU >= 9.0 from PATH, installed as root on Debian bookworm)"
+    after_help = after_help()
 )]
 struct Cli {
     #[command(subcommand)]
@@ -69,9 +62,8 @@ struct Cli {
 enum Task {
     /// Build the kernel and boot it once in QEMU; exit 0 only if the kernel reports success.
     ///
-    /// Serial output is shown live. The kernel's verdict comes from QEMU's isa-debug-exit
-    /// status: 33 success, 35 failure, 0 CPU reset (triple fault); a host timeout kills
-    /// QEMU. The last line is `[xtask] verdict: ...`.
+    /// The rest of the help names QEMU's exit statuses: [`run_long_about`].
+    #[command(long_about = run_long_about())]
     Run(run::RunArgs),
     /// Run every check: rustfmt and clippy, host unit tests, in-kernel tests, boot scenarios.
     ///
@@ -79,11 +71,40 @@ enum Task {
     /// `N passed, M failed`; exits non-zero if anything failed.
     Test(test::TestArgs),
     /// Measure the executor: host benches against Tokio and async-executor, and the
-    /// kernel's workload=bench; print tables, write target/bench/*.json.
+    /// kernel's benchmark workload; print tables, write target/bench/*.json.
     ///
     /// Figures are for comparing commits on one machine (under QEMU TCG the kernel's
     /// cycles are an emulator's, not hardware's); nothing is asserted on them.
     Bench(bench::BenchArgs),
+}
+
+/// The examples and environment after `cargo xtask --help`.
+fn after_help() -> String {
+    let log_debug = image::kernel_arg(protocol::args::LOG, protocol::args::log::DEBUG);
+    format!(
+        "Examples:\n  \
+        cargo xtask run --duration 5 --smp 2\n  \
+        cargo xtask run --uefi -- {log_debug}\n  \
+        cargo xtask test --filter boot-uefi\n  \
+        cargo xtask bench --kernel-only --smp 4\n\n\
+        Environment:\n  \
+        XTASK_QEMU=PATH  run this qemu-system-x86_64 and install none \
+        (default: QEMU >= 9.0 from PATH, installed as root on Debian bookworm)"
+    )
+}
+
+/// `cargo xtask run --help`: how the verdict is read, with the statuses from `protocol`.
+fn run_long_about() -> String {
+    use protocol::exit::{ExitCode as Kernel, QEMU_STATUS_RESET};
+    format!(
+        "Build the kernel and boot it once in QEMU; exit 0 only if the kernel reports \
+         success.\n\n\
+         Serial output is shown live. The kernel's verdict comes from QEMU's isa-debug-exit \
+         status: {} success, {} failure, {QEMU_STATUS_RESET} CPU reset (triple fault); a \
+         host timeout kills QEMU. The last line is `[xtask] verdict: ...`.",
+        Kernel::Success.qemu_status(),
+        Kernel::Failure.qemu_status(),
+    )
 }
 
 fn main() -> ExitCode {

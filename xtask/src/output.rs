@@ -402,11 +402,11 @@ pub fn qemu_terminated_by_signal(stderr: &[String]) -> Option<i32> {
 /// The kind of verdict, without the explanation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerdictKind {
-    /// The kernel exited with success (status 33).
+    /// The kernel exited with success ([`ExitCode::Success`]).
     Success,
-    /// The kernel exited with failure (status 35).
+    /// The kernel exited with failure ([`ExitCode::Failure`]).
     Failure,
-    /// The CPU reset (status 0 under `-no-reboot`): most likely a triple fault.
+    /// The CPU reset ([`QEMU_STATUS_RESET`] under `-no-reboot`): most likely a triple fault.
     Reset,
     /// The host timeout expired.
     Timeout,
@@ -708,8 +708,10 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
     #[test]
     fn verdict_from_exit_status() {
         let none = [];
-        assert!(verdict(Exit::Status(33), &none).is_success());
-        assert_eq!(verdict(Exit::Status(35), &none).kind, VerdictKind::Failure);
+        let success = Exit::Status(ExitCode::Success.qemu_status());
+        let failure = Exit::Status(ExitCode::Failure.qemu_status());
+        assert!(verdict(success, &none).is_success());
+        assert_eq!(verdict(failure, &none).kind, VerdictKind::Failure);
         assert_eq!(
             verdict(Exit::Status(0), &none).to_string(),
             "FAILED — CPU reset (triple fault?)"
@@ -741,18 +743,19 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
 
     #[test]
     fn verdict_names_the_cause() {
+        let failure = Exit::Status(ExitCode::Failure.qemu_status());
         let panic = lines(&[
             "[KTEST] run name=harness::deliberate_panic",
             "[PANIC] cpu=0 deliberate at kernel/src/test.rs:10",
             "[EXIT] failure",
         ]);
         assert_eq!(
-            verdict(Exit::Status(35), &panic).to_string(),
+            verdict(failure, &panic).to_string(),
             "FAILED — kernel panic: [PANIC] cpu=0 deliberate at kernel/src/test.rs:10"
         );
         let exception = lines(&["[EXCEPTION] cpu=0 vector=14 name=#PF error=0x2 cr2=0x0"]);
         assert_eq!(
-            verdict(Exit::Status(35), &exception).to_string(),
+            verdict(failure, &exception).to_string(),
             "FAILED — CPU exception: [EXCEPTION] cpu=0 vector=14 name=#PF error=0x2 cr2=0x0"
         );
         let tests = lines(&[
@@ -760,7 +763,7 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
             "[KTEST] fail name=b reason=y",
         ]);
         assert_eq!(
-            verdict(Exit::Status(35), &tests).to_string(),
+            verdict(failure, &tests).to_string(),
             "FAILED — 2 in-kernel tests failed"
         );
         assert_eq!(

@@ -20,14 +20,16 @@ const DURATION_SLACK: Duration = Duration::from_secs(60);
 /// Options of `cargo xtask run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Number of CPUs (up to the kernel's MAX_CPUS, 512; past 255 QEMU needs
-    /// x2APIC: `--qemu-args "-machine q35,kernel-irqchip=split -device
-    /// intel-iommu,intremap=on,eim=on -cpu max,+x2apic"`).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=512))]
+    /// Number of CPUs, up to the kernel's `MAX_CPUS` (help: [`smp_help`]).
+    #[arg(
+        long,
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u16).range(1..=protocol::MAX_CPUS as i64),
+        help = smp_help(),
+    )]
     pub smp: u16,
-    /// Run the workload this many seconds after boot, then stop (kernel
-    /// argument duration=SECS).
-    #[arg(long, value_name = "SECS")]
+    /// Run the workload this many seconds after boot, then stop (help: [`duration_help`]).
+    #[arg(long, value_name = "SECS", help = duration_help())]
     pub duration: Option<Seconds>,
     /// Boot with UEFI (OVMF) instead of BIOS.
     #[arg(long)]
@@ -50,6 +52,22 @@ pub struct RunArgs {
     /// Kernel arguments (key=value words, see docs/kernel-interface.md).
     #[arg(last = true, value_name = "KERNEL_ARGS")]
     pub kernel_args: Vec<String>,
+}
+
+/// `--smp`'s help, with the kernel's limit.
+fn smp_help() -> String {
+    format!(
+        "Number of CPUs (up to the kernel's MAX_CPUS, {}; past 255 QEMU needs x2APIC: \
+         `--qemu-args \"-machine q35,kernel-irqchip=split -device \
+         intel-iommu,intremap=on,eim=on -cpu max,+x2apic\"`)",
+        protocol::MAX_CPUS
+    )
+}
+
+/// `--duration`'s help, naming the kernel argument it sets.
+fn duration_help() -> String {
+    let arg = image::kernel_arg(protocol::args::DURATION, "SECS");
+    format!("Run the workload this many seconds after boot, then stop (kernel argument {arg})")
 }
 
 /// A number of seconds as the user wrote it: an integer or a decimal fraction (`0.5`).
@@ -105,10 +123,10 @@ impl RunArgs {
 
     /// `duration=SECS` (from `--duration`) followed by the user's kernel arguments.
     fn kernel_args(&self) -> Vec<String> {
-        let duration = self.duration.iter().map(|secs| {
-            let key = protocol::args::DURATION;
-            format!("{key}={secs}")
-        });
+        let duration = self
+            .duration
+            .iter()
+            .map(|secs| image::kernel_arg(protocol::args::DURATION, &secs.to_string()));
         duration.chain(self.kernel_args.iter().cloned()).collect()
     }
 

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use protocol::SCHED_HZ;
-use protocol::args::ArgIssue;
+use protocol::args::{self, ArgIssue};
 use protocol::boot::{ArgWarning, Boot, BootMode};
 use protocol::fatal::{Exception, Panic};
 use protocol::ktest::Ktest;
@@ -18,7 +18,7 @@ use protocol::text::ParseError;
 use protocol::time::Tsc;
 
 use crate::boot::BootReport;
-use crate::image::Firmware;
+use crate::image::{self, Firmware};
 use crate::output::{self, VerdictKind};
 
 /// One boot and what it must show.
@@ -30,8 +30,8 @@ pub struct Scenario {
     pub smp: u16,
     /// BIOS or UEFI.
     pub firmware: Firmware,
-    /// The kernel command line.
-    pub kernel_args: &'static [&'static str],
+    /// The kernel command line, one `key=value` word per pair.
+    pub kernel_args: &'static [KernelArg],
     /// Host timeout in seconds.
     pub timeout_secs: u64,
     /// Extra QEMU arguments (e.g. `-m 32M`); usually none.
@@ -43,11 +43,17 @@ pub struct Scenario {
     pub expect: &'static [Expect],
 }
 
+/// One word of the kernel command line, `(key, value)`: a key of `protocol::args`
+/// with one of its values. A key the kernel does not know is for testing its
+/// warnings; the scenario must then expect [`Expect::UnknownArg`] for the word.
+pub type KernelArg = (&'static str, &'static str);
+
 /// One expectation about a boot. Each is about lines of the `protocol` crate, read
 /// with its parsers: a line that is there but malformed fails the check.
 #[derive(Debug)]
 pub enum Expect {
-    /// The verdict has this kind (a `Failure` means QEMU exit status 35).
+    /// The verdict has this kind (a `Failure` means the kernel wrote
+    /// `protocol::exit::ExitCode::Failure`).
     Verdict(VerdictKind),
     /// The `[BOOT]` line says `mode=` with the scenario's firmware.
     BootMode,
@@ -144,8 +150,18 @@ pub enum Expect {
     },
     /// The in-kernel test whose name ends with this passed (`[KTEST] pass`).
     KtestPassed(&'static str),
-    /// The kernel warned about a kernel argument with exactly this issue.
-    ArgWarning(ArgIssue<'static>),
+    /// The kernel warned that it does not know this argument's key.
+    UnknownArg(KernelArg),
+    /// The kernel warned that `key` came `times` times and which word took
+    /// effect (`None`: no value was valid).
+    RepeatedArg {
+        /// The key.
+        key: &'static str,
+        /// How often it came.
+        times: u32,
+        /// The word that won.
+        wins: Option<KernelArg>,
+    },
     /// `[PANIC] cpu=0 …`.
     PanicOnCpu0,
     /// A `[PANIC]` line whose message contains every one of these strings.
@@ -203,13 +219,19 @@ const X2APIC_RUN: &[Expect] = &[
     Expect::TasksRan(TASKS_A_TO_D),
 ];
 
+/// A word with a key the kernel does not know (`args-warnings`).
+const BOGUS_ARG: KernelArg = ("bogus", "1");
+
+/// The winner of a repeated `duration=` (`args-warnings`).
+const HALF_SECOND: KernelArg = (args::DURATION, "0.5");
+
 /// All boot scenarios, run in this order.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "boot-bios-smp1",
         smp: 1,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2"],
+        kernel_args: &[(args::DURATION, "2")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -219,7 +241,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "boot-bios-smp2",
         smp: 2,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2"],
+        kernel_args: &[(args::DURATION, "2")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -229,7 +251,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "boot-bios-smp4",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2"],
+        kernel_args: &[(args::DURATION, "2")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -239,7 +261,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "boot-bios-smp8",
         smp: 8,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2"],
+        kernel_args: &[(args::DURATION, "2")],
         timeout_secs: 90,
         qemu_args: &[],
         x2apic: false,
@@ -251,7 +273,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "boot-bios-smp64",
         smp: 64,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=3"],
+        kernel_args: &[(args::DURATION, "3")],
         timeout_secs: 180,
         qemu_args: &[],
         x2apic: false,
@@ -263,7 +285,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "boot-bios-smp4-log-warn",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2", "log=warn"],
+        kernel_args: &[(args::DURATION, "2"), (args::LOG, args::log::WARN)],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -276,7 +298,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "ticks-exact-icount",
         smp: 2,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2"],
+        kernel_args: &[(args::DURATION, "2")],
         timeout_secs: 90,
         qemu_args: &["-icount", "shift=4,sleep=off"],
         x2apic: false,
@@ -291,7 +313,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "boot-x2apic-smp4",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2"],
+        kernel_args: &[(args::DURATION, "2")],
         timeout_secs: 60,
         // QEMU >= 9.0 only (older TCG has no x2APIC: the kernel would run
         // xAPIC and the mode line would fail the check); skipped there.
@@ -303,7 +325,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "boot-x2apic-smp8",
         smp: 8,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2"],
+        kernel_args: &[(args::DURATION, "2")],
         timeout_secs: 90,
         qemu_args: X2APIC_CPU,
         x2apic: true,
@@ -313,7 +335,10 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "smp-serial-bring-up",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2", "smp_boot=serial"],
+        kernel_args: &[
+            (args::DURATION, "2"),
+            (args::SMP_BOOT, args::smp_boot::SERIAL),
+        ],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -323,7 +348,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "smp-fake-ap-times-out",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2", "smp_fake_ap=200"],
+        kernel_args: &[(args::DURATION, "2"), (args::SMP_FAKE_AP, "200")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -346,7 +371,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "smp-late-ap-parks",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2", "smp_late_ap=3"],
+        kernel_args: &[(args::DURATION, "2"), (args::SMP_LATE_AP, "3")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -369,8 +394,8 @@ pub const SCENARIOS: &[Scenario] = &[
         smp: 4,
         firmware: Firmware::Bios,
         kernel_args: &[
-            "smp_fake_ap=200",
-            "test=smp::tests::fake_ap_timed_out_and_boot_went_on",
+            (args::SMP_FAKE_AP, "200"),
+            (args::TEST, "smp::tests::fake_ap_timed_out_and_boot_went_on"),
         ],
         timeout_secs: 60,
         qemu_args: &[],
@@ -384,7 +409,10 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "workload-imbalance",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=3", "workload=imbalance"],
+        kernel_args: &[
+            (args::DURATION, "3"),
+            (args::WORKLOAD, args::workload::IMBALANCE),
+        ],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -405,7 +433,10 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "workload-sleep",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=3", "workload=sleep"],
+        kernel_args: &[
+            (args::DURATION, "3"),
+            (args::WORKLOAD, args::workload::SLEEP),
+        ],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -426,7 +457,10 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "workload-sleep-icount",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=3", "workload=sleep"],
+        kernel_args: &[
+            (args::DURATION, "3"),
+            (args::WORKLOAD, args::workload::SLEEP),
+        ],
         timeout_secs: 60,
         qemu_args: &["-icount", "shift=4,sleep=off"],
         x2apic: false,
@@ -443,7 +477,10 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "workload-pingpong",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=3", "workload=pingpong"],
+        kernel_args: &[
+            (args::DURATION, "3"),
+            (args::WORKLOAD, args::workload::PINGPONG),
+        ],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -472,7 +509,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "workload-bench",
         smp: 2,
         firmware: Firmware::Bios,
-        kernel_args: &["workload=bench"],
+        kernel_args: &[(args::WORKLOAD, args::workload::BENCH)],
         timeout_secs: 120,
         qemu_args: &[],
         x2apic: false,
@@ -486,7 +523,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "workload-burst",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["workload=burst"],
+        kernel_args: &[(args::WORKLOAD, args::workload::BURST)],
         timeout_secs: 120,
         qemu_args: &[],
         x2apic: false,
@@ -514,7 +551,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "small-memory-32m",
         smp: 2,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=2"],
+        kernel_args: &[(args::DURATION, "2")],
         timeout_secs: 60,
         // The heap is sized from free memory (half of it, 4-64 MiB): a fixed
         // 64 MiB heap did not boot here (`FrameAllocationFailed`).
@@ -529,7 +566,7 @@ pub const SCENARIOS: &[Scenario] = &[
         // Reports come every 0.5 s from when the supervisor starts, and the
         // run lasts 3 s from then too: room for 5 periodic reports plus the
         // final one however late a busy host lets boot finish.
-        kernel_args: &["duration=3", "stats=0.5"],
+        kernel_args: &[(args::DURATION, "3"), (args::STATS, "0.5")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -542,7 +579,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "soak-30s-smp4",
         smp: 4,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=30"],
+        kernel_args: &[(args::DURATION, "30")],
         timeout_secs: 150,
         qemu_args: &[],
         x2apic: false,
@@ -561,7 +598,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "boot-uefi-smp1",
         smp: 1,
         firmware: Firmware::Uefi,
-        kernel_args: &["duration=2"],
+        kernel_args: &[(args::DURATION, "2")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -571,7 +608,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "boot-uefi-smp4",
         smp: 4,
         firmware: Firmware::Uefi,
-        kernel_args: &["duration=2"],
+        kernel_args: &[(args::DURATION, "2")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -581,18 +618,18 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "args-warnings",
         smp: 1,
         firmware: Firmware::Bios,
-        kernel_args: &["bogus=1", "duration=9", "duration=0.5"],
+        kernel_args: &[BOGUS_ARG, (args::DURATION, "9"), HALF_SECOND],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
         expect: &[
             Expect::Verdict(VerdictKind::Success),
-            Expect::ArgWarning(ArgIssue::UnknownKey { word: "bogus=1" }),
-            Expect::ArgWarning(ArgIssue::Repeated {
-                key: "duration",
+            Expect::UnknownArg(BOGUS_ARG),
+            Expect::RepeatedArg {
+                key: args::DURATION,
                 times: 2,
-                wins: Some("duration=0.5"),
-            }),
+                wins: Some(HALF_SECOND),
+            },
             // The winner took effect: a 9 s run would have hit the timeout.
             Expect::Within(Duration::from_secs(30)),
         ],
@@ -601,7 +638,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "fail-detect-panic",
         smp: 1,
         firmware: Firmware::Bios,
-        kernel_args: &["test=harness::deliberate_panic"],
+        kernel_args: &[(args::TEST, "harness::deliberate_panic")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -612,7 +649,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "fail-detect-lock-order",
         smp: 1,
         firmware: Firmware::Bios,
-        kernel_args: &["test=harness::lock_order_violation"],
+        kernel_args: &[(args::TEST, "harness::lock_order_violation")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -626,7 +663,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "fail-detect-page-fault",
         smp: 1,
         firmware: Firmware::Bios,
-        kernel_args: &["test=harness::unexpected_page_fault"],
+        kernel_args: &[(args::TEST, "harness::unexpected_page_fault")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -642,7 +679,7 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "fail-detect-double-fault",
         smp: 1,
         firmware: Firmware::Bios,
-        kernel_args: &["test=harness::stack_overflow"],
+        kernel_args: &[(args::TEST, "harness::stack_overflow")],
         timeout_secs: 60,
         qemu_args: &[],
         x2apic: false,
@@ -678,7 +715,7 @@ pub const SCALE_SCENARIOS: &[Scenario] = &[
         name: "scale-bios-smp16",
         smp: 16,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=3"],
+        kernel_args: &[(args::DURATION, "3")],
         timeout_secs: 120,
         qemu_args: &[],
         x2apic: false,
@@ -688,7 +725,7 @@ pub const SCALE_SCENARIOS: &[Scenario] = &[
         name: "scale-bios-smp32",
         smp: 32,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=3"],
+        kernel_args: &[(args::DURATION, "3")],
         timeout_secs: 150,
         qemu_args: &[],
         x2apic: false,
@@ -698,7 +735,7 @@ pub const SCALE_SCENARIOS: &[Scenario] = &[
         name: "scale-bios-smp128",
         smp: 128,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=6"],
+        kernel_args: &[(args::DURATION, "6")],
         timeout_secs: 300,
         qemu_args: &[],
         x2apic: false,
@@ -710,7 +747,7 @@ pub const SCALE_SCENARIOS: &[Scenario] = &[
         name: "scale-x2apic-smp264",
         smp: 264,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=15"],
+        kernel_args: &[(args::DURATION, "15")],
         timeout_secs: 900,
         qemu_args: &[
             "-machine",
@@ -727,7 +764,7 @@ pub const SCALE_SCENARIOS: &[Scenario] = &[
         name: "scale-bios-smp255",
         smp: 255,
         firmware: Firmware::Bios,
-        kernel_args: &["duration=10"],
+        kernel_args: &[(args::DURATION, "10")],
         timeout_secs: 600,
         qemu_args: &[],
         x2apic: false,
@@ -782,7 +819,10 @@ impl Scenario {
             Expect::PingPong { what, accept } => check_result(lines, PingPong::parse, accept, what),
             Expect::Burst { what, accept } => check_result(lines, Burst::parse, accept, what),
             Expect::KtestPassed(name) => check_ktest_passed(name, lines),
-            Expect::ArgWarning(issue) => check_arg_warning(issue, lines),
+            Expect::UnknownArg(arg) => check_unknown_arg(*arg, lines),
+            Expect::RepeatedArg { key, times, wins } => {
+                check_repeated_arg(key, *times, *wins, lines)
+            }
             Expect::PanicOnCpu0 => check_panic_on_cpu0(lines),
             Expect::PanicSays(words) => check_panic_says(words, lines),
             Expect::ExceptionOnCpu0 { vector, name } => {
@@ -1168,6 +1208,26 @@ fn check_ktest_passed(name: &str, lines: &[String]) -> Result<(), String> {
     }
 }
 
+fn check_unknown_arg((key, value): KernelArg, lines: &[String]) -> Result<(), String> {
+    let word = image::kernel_arg(key, value);
+    check_arg_warning(&ArgIssue::UnknownKey { word: &word }, lines)
+}
+
+fn check_repeated_arg(
+    key: &str,
+    times: u32,
+    wins: Option<KernelArg>,
+    lines: &[String],
+) -> Result<(), String> {
+    let wins = wins.map(|(key, value)| image::kernel_arg(key, value));
+    let issue = ArgIssue::Repeated {
+        key,
+        times,
+        wins: wins.as_deref(),
+    };
+    check_arg_warning(&issue, lines)
+}
+
 fn check_arg_warning(issue: &ArgIssue<'_>, lines: &[String]) -> Result<(), String> {
     let expected = issue.to_string();
     if lines
@@ -1492,6 +1552,40 @@ mod tests {
             .to_string(),
         ];
         assert!(check_exception_on_cpu0(14, "#PF", &no_cr2).is_err());
+    }
+
+    #[test]
+    fn kernel_args_use_known_keys_unless_testing_the_warning() {
+        for scenario in SCENARIOS.iter().chain(SCALE_SCENARIOS) {
+            for &arg in scenario.kernel_args {
+                let known = args::VALID_KEYS.contains(&arg.0);
+                let warned = scenario
+                    .expect
+                    .iter()
+                    .any(|e| matches!(e, Expect::UnknownArg(word) if *word == arg));
+                assert!(known || warned, "{}: unknown key in {arg:?}", scenario.name);
+            }
+        }
+    }
+
+    #[test]
+    fn arg_expectations_build_the_kernels_words() {
+        let lines: Vec<String> = [
+            ArgIssue::UnknownKey { word: "bogus=1" },
+            ArgIssue::Repeated {
+                key: "duration",
+                times: 2,
+                wins: Some("duration=0.5"),
+            },
+        ]
+        .iter()
+        .map(|issue| ArgWarning(*issue).to_string())
+        .collect();
+        assert!(check_unknown_arg(BOGUS_ARG, &lines).is_ok());
+        assert!(check_unknown_arg((args::DURATION, "9"), &lines).is_err());
+        assert!(check_repeated_arg(args::DURATION, 2, Some(HALF_SECOND), &lines).is_ok());
+        assert!(check_repeated_arg(args::DURATION, 3, Some(HALF_SECOND), &lines).is_err());
+        assert!(check_repeated_arg(args::DURATION, 2, None, &lines).is_err());
     }
 
     #[test]

@@ -23,6 +23,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use protocol::args;
 
 use crate::boot::{self, BootReport, BootSpec};
 use crate::error::{Error, Result};
@@ -31,7 +32,7 @@ use crate::kvm::{self, Accel, KvmMode};
 use crate::output::{self, KtestReport, VerdictKind};
 use crate::process;
 use crate::qemu;
-use crate::scenarios::{SCALE_SCENARIOS, SCENARIOS, Scenario};
+use crate::scenarios::{KernelArg, SCALE_SCENARIOS, SCENARIOS, Scenario};
 use crate::toolchain::{self, KERNEL_TARGET};
 
 /// How many lines of a failed check's output are shown.
@@ -367,7 +368,7 @@ impl Session {
             KERNEL_TESTS,
             KERNEL_TESTS_SMP,
             Firmware::Bios,
-            &["test=all"],
+            &[(args::TEST, args::test::ALL)],
             KERNEL_TESTS_TIMEOUT,
         )?;
         let Some(report) = self.boot(&spec) else {
@@ -432,14 +433,17 @@ impl Session {
         label: &str,
         smp: u16,
         firmware: Firmware,
-        kernel_args: &[&str],
+        kernel_args: &[KernelArg],
         timeout: Duration,
     ) -> Result<BootSpec> {
         Ok(BootSpec {
             label: label.to_owned(),
             firmware,
             smp,
-            kernel_args: kernel_args.iter().map(|arg| arg.to_string()).collect(),
+            kernel_args: kernel_args
+                .iter()
+                .map(|(key, value)| image::kernel_arg(key, value))
+                .collect(),
             timeout: Some(timeout),
             accel: self.accel()?,
             gdb: false,
