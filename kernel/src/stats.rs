@@ -19,12 +19,36 @@ use crate::time;
 /// for a CPU it does not know, the counters print as 0.
 static CORE_STATS: Once<fn(u32) -> Option<CoreStats>> = Once::new();
 
+/// One CPU's IPC books (`ipc_sent= ipc_received= ipc_dropped=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpcCounts {
+    /// Messages put on a port.
+    pub sent: u64,
+    /// Messages taken off a port.
+    pub received: u64,
+    /// Messages discarded with a dropped receive right.
+    pub dropped: u64,
+}
+
+/// Where the per-CPU IPC counters come from: the IPC layer registers it
+/// (it sits above `stats`); without one they print as 0.
+static IPC_STATS: Once<fn(u32) -> IpcCounts> = Once::new();
+
 /// Registers the provider of CPU `cpu`'s executor counters.
 ///
 /// # Panics
 /// If one is registered already.
 pub fn set_core_stats_provider(provider: fn(u32) -> Option<CoreStats>) {
     kernel::sync::set_once(&CORE_STATS, provider, "core stats provider");
+}
+
+/// Registers the provider of CPU `cpu`'s IPC counters.
+///
+/// # Panics
+/// If one is registered already.
+#[expect(dead_code, reason = "the IPC layer that registers it is not wired in yet")]
+pub fn set_ipc_stats_provider(provider: fn(u32) -> IpcCounts) {
+    kernel::sync::set_once(&IPC_STATS, provider, "IPC stats provider");
 }
 
 /// How long [`settle_ipis`] waits at most: 100 ms plus 4 ms per online CPU.
@@ -112,6 +136,14 @@ pub fn print() {
             .get()
             .and_then(|provider| provider(index))
             .unwrap_or_default();
+        let IpcCounts {
+            sent: ipc_sent,
+            received: ipc_received,
+            dropped: ipc_dropped,
+        } = IPC_STATS
+            .get()
+            .map(|provider| provider(index))
+            .unwrap_or_default();
         cpus.push(StatsCpu {
             cpu: index,
             apic_id: cpu.apic_id(),
@@ -133,6 +165,9 @@ pub fn print() {
             spurious: c.spurious_interrupts(),
             resched_requested,
             lifo_polls,
+            ipc_sent,
+            ipc_received,
+            ipc_dropped,
         });
     }
     let total = StatsTotal {

@@ -120,6 +120,13 @@ counters! {
     resched_requested => ReschedRequested,
     /// Polls of a task taken from the LIFO slot.
     lifo_polls => LifoPolls,
+    /// IPC messages this CPU put on a port.
+    ipc_sent => IpcSent,
+    /// IPC messages this CPU took off a port.
+    ipc_received => IpcReceived,
+    /// IPC messages discarded on this CPU because their port's receive right
+    /// was dropped with them still queued.
+    ipc_dropped => IpcDropped,
 }
 
 impl StatsCpu {

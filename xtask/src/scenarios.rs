@@ -887,12 +887,24 @@ fn check_every_cpu(smp: u16, lines: &[String]) -> Result<(), String> {
         ));
     }
     let (mut sent, mut received) = (0, 0);
+    let (mut ipc_sent, mut ipc_received, mut ipc_dropped) = (0, 0, 0);
     for cpu in 0..u32::from(smp) {
         let line = block
             .cpu(cpu)
             .ok_or_else(|| format!("no [STATS] cpu={cpu} line"))?;
         sent += line.ipi_sent;
         received += line.ipi_received;
+        ipc_sent += line.ipc_sent;
+        ipc_received += line.ipc_received;
+        ipc_dropped += line.ipc_dropped;
+    }
+    // Every message put on a port was taken off it, or discarded with its
+    // port's receive right: none lost, none delivered twice.
+    if ipc_sent != ipc_received + ipc_dropped {
+        return Err(format!(
+            "IPC books do not balance: sum ipc_sent={ipc_sent}, sum ipc_received=\
+             {ipc_received}, sum ipc_dropped={ipc_dropped}"
+        ));
     }
     if sent != received {
         return Err(format!(
@@ -1512,6 +1524,47 @@ mod tests {
             check_every_cpu(2, &lines)
                 .unwrap_err()
                 .contains("AP#1 online")
+        );
+    }
+
+    #[test]
+    fn ipc_books_must_balance_across_cpus() {
+        let run = |dropped: u64| {
+            // CPU 0 sends 5; CPU 1 receives 3, and 2 went with a dropped
+            // receive right (or did not, when `dropped` says otherwise).
+            let cpus = [
+                StatsCpu {
+                    cpu: 0,
+                    ipc_sent: 5,
+                    ..StatsCpu::default()
+                },
+                StatsCpu {
+                    cpu: 1,
+                    ipc_received: 3,
+                    ipc_dropped: dropped,
+                    ..StatsCpu::default()
+                },
+            ];
+            let mut lines = vec![ApOnline { index: 1 }.to_string()];
+            let total = StatsTotal {
+                cpus_online: 2,
+                cpus_expected: 2,
+                cpus_late: 0,
+                uptime_ms: 9,
+            };
+            lines.extend(
+                StatsBlock { total, cpus: &cpus }
+                    .to_string()
+                    .lines()
+                    .map(str::to_owned),
+            );
+            check_every_cpu(2, &lines)
+        };
+        assert!(run(2).is_ok());
+        assert!(
+            run(1)
+                .unwrap_err()
+                .contains("IPC books do not balance: sum ipc_sent=5")
         );
     }
 
