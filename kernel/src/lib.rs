@@ -17,6 +17,7 @@ pub mod cmdline;
 pub mod config;
 pub mod heap_size;
 pub mod madt;
+pub mod monitor;
 pub mod sync;
 pub mod tick;
 pub mod tsc_cpuid;

@@ -25,6 +25,7 @@
 //! | [`tag`] | every tag the host looks for |
 //! | [`boot`], [`smp`], [`time`], [`sched`], [`stats`], [`ktest`], [`fatal`] | the checked lines, by subsystem |
 //! | [`stats`] | also the `[STATS]` block, printed as one unit, and a reader that checks it arrived as one |
+//! | [`monitor`] | the kernel monitor: its prompt, command words and `[MON]` answers |
 //! | [`log`] | the form of the kernel's free-text log lines (`[SMP] WARN …`) |
 //! | [`args`] | the kernel argument keys, their fixed values (`workload=sleep`) and the warnings about them |
 //! | [`exit`] | the `isa-debug-exit` port, the exit codes and QEMU's statuses |
@@ -51,6 +52,7 @@ pub mod exit;
 pub mod fatal;
 pub mod ktest;
 pub mod log;
+pub mod monitor;
 pub mod sched;
 pub mod smp;
 pub mod stats;
@@ -96,6 +98,8 @@ pub mod tag {
     pub const EXCEPTION: &str = "[EXCEPTION]";
     /// The verdict, last line of a run.
     pub const EXIT: &str = "[EXIT]";
+    /// The kernel monitor's answers.
+    pub const MON: &str = "[MON]";
 }
 
 mod sealed {

@@ -1,0 +1,202 @@
+//! The kernel monitor's dialogue on the serial console: the commands a
+//! person (or the host, in a boot scenario) types, and the `[MON]` lines the
+//! kernel answers with.
+//!
+//! Every command's answer ends with exactly one [`Done`] line
+//! (`[MON] ok cmd=NAME` or `[MON] error cmd=NAME reason=TEXT`), so a script
+//! knows when to send the next command. The [`PROMPT`] is printed (without a
+//! newline) only after an answer, that is only once someone has typed; the
+//! host strips it from the start of a line before looking for tags.
+
+use core::fmt;
+
+use crate::tag::MON;
+use crate::text::{Fields, ParseError, tagged};
+
+/// What the monitor prints when it waits for a command.
+pub const PROMPT: &str = "kmon> ";
+
+/// The longest command line the monitor accepts, in bytes.
+pub const MAX_LINE: usize = 80;
+
+/// The command words.
+pub mod cmd {
+    /// List the commands.
+    pub const HELP: &str = "help";
+    /// Online CPUs: APIC ids, ticks, idle share.
+    pub const CPUS: &str = "cpus";
+    /// Live tasks per core, by priority and state.
+    pub const TASKS: &str = "tasks";
+    /// The `[STATS]` block.
+    pub const STATS: &str = "stats";
+    /// `spawn N`: N yield-loop tasks.
+    pub const SPAWN: &str = "spawn";
+    /// `ping CPU`: an IPC round trip to that CPU's echo service.
+    pub const PING: &str = "ping";
+    /// The name service's table.
+    pub const IPC: &str = "ipc";
+    /// End the run with success.
+    pub const QUIT: &str = "quit";
+    /// Every command, in `help` order.
+    pub const ALL: [&str; 8] = [HELP, CPUS, TASKS, STATS, SPAWN, PING, IPC, QUIT];
+}
+
+/// The last line of a command's answer: `[MON] ok cmd=NAME` or
+/// `[MON] error cmd=NAME reason=TEXT` (`NAME` is `?` for a line that named
+/// no command; `TEXT` runs to the end of the line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done<'a> {
+    /// The command ran.
+    Ok {
+        /// The command word.
+        cmd: &'a str,
+    },
+    /// The line was not a command the monitor could run.
+    Error {
+        /// The command word, `?` if none.
+        cmd: &'a str,
+        /// Why, for a person.
+        reason: &'a str,
+    },
+}
+
+impl<'a> Done<'a> {
+    /// Parses the line: `None` for any line but `[MON] ok …` / `[MON] error …`.
+    pub fn parse(line: &'a str) -> Option<Result<Self, ParseError>> {
+        let rest = tagged(line, MON)?;
+        if let Some(rest) = rest.strip_prefix("ok ") {
+            return Some(Fields::new(rest).str("cmd").map(|cmd| Self::Ok { cmd }));
+        }
+        let rest = rest.strip_prefix("error ")?;
+        Some((|| {
+            let cmd = Fields::new(rest).str("cmd")?;
+            let (_, reason) = rest
+                .split_once(" reason=")
+                .ok_or(ParseError::Missing("reason"))?;
+            Ok(Self::Error { cmd, reason })
+        })())
+    }
+}
+
+impl fmt::Display for Done<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ok { cmd } => write!(f, "{MON} ok cmd={cmd}"),
+            Self::Error { cmd, reason } => write!(f, "{MON} error cmd={cmd} reason={reason}"),
+        }
+    }
+}
+
+crate::numbers_line!(
+    /// One line of `cpus`, per online CPU:
+    /// `[MON] cpu index=1 apic_id=1 ticks=812 idle_pct=97`.
+    CpuLine, "[MON] cpu", {
+        /// The CPU index.
+        index,
+        /// Its APIC id.
+        apic_id,
+        /// Timer interrupts taken.
+        ticks,
+        /// Share of the time its executor slept in `hlt`, in percent, since
+        /// the previous `cpus` (or boot).
+        idle_pct,
+    }
+);
+
+crate::numbers_line!(
+    /// One line of `tasks`, per executor core: live tasks homed there, how
+    /// many are queued at each priority, running, and waiting (live, neither
+    /// queued nor running):
+    /// `[MON] tasks core=0 live=103 running=1 queued_high=0 queued_normal=99 queued_low=0 waiting=3`.
+    TasksLine, "[MON] tasks", {
+        /// The executor core.
+        core,
+        /// Live tasks homed on it.
+        live,
+        /// Being polled now (0 or 1).
+        running,
+        /// In its high-priority queue.
+        queued_high,
+        /// In its normal-priority queue.
+        queued_normal,
+        /// In its low-priority queue.
+        queued_low,
+        /// Neither queued nor running: waiting for a wake-up.
+        waiting,
+    }
+);
+
+crate::numbers_line!(
+    /// The answer to `spawn N`: `[MON] spawned count=100 live_tasks=112`.
+    Spawned, "[MON] spawned", {
+        /// Tasks spawned.
+        count,
+        /// Live tasks in the executor afterwards.
+        live_tasks,
+    }
+);
+
+crate::numbers_line!(
+    /// The answer to `ping CPU`: `[MON] ping cpu=1 rtt_us=41 rtt_cycles=107311`,
+    /// a request to CPU's echo service and its reply.
+    Ping, "[MON] ping", {
+        /// The CPU whose echo service answered.
+        cpu,
+        /// The round trip, in microseconds.
+        rtt_us,
+        /// The round trip, in TSC cycles.
+        rtt_cycles,
+    }
+);
+
+crate::report!(['a] Done<'a>, [] CpuLine, [] TasksLine, [] Spawned, [] Ping);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn done_lines_round_trip() {
+        for done in [
+            Done::Ok { cmd: cmd::HELP },
+            Done::Error {
+                cmd: "?",
+                reason: "unknown command 'frob' (try help)",
+            },
+        ] {
+            let line = done.to_string();
+            assert_eq!(Done::parse(&line), Some(Ok(done)));
+        }
+        assert_eq!(Done::parse("[MON] cpu index=0"), None);
+        assert_eq!(Done::parse("[SCHED] ok"), None);
+        assert!(Done::parse("[MON] error cmd=x").unwrap().is_err());
+    }
+
+    #[test]
+    fn number_lines_round_trip() {
+        let ping = Ping {
+            cpu: 1,
+            rtt_us: 41,
+            rtt_cycles: 107_311,
+        };
+        assert_eq!(Ping::parse(&ping.to_string()), Some(Ok(ping)));
+        let tasks = TasksLine {
+            core: 2,
+            live: 9,
+            running: 1,
+            queued_high: 0,
+            queued_normal: 5,
+            queued_low: 1,
+            waiting: 2,
+        };
+        assert_eq!(TasksLine::parse(&tasks.to_string()), Some(Ok(tasks)));
+        // `[MON] cpu` is not `[MON] cpus…`-anything else.
+        assert_eq!(CpuLine::parse("[MON] spawned count=1 live_tasks=2"), None);
+    }
+
+    #[test]
+    fn the_prompt_is_not_a_tag() {
+        assert!(!PROMPT.starts_with('['));
+        assert!(cmd::ALL.iter().all(|c| !c.contains(' ')));
+    }
+}
