@@ -161,7 +161,7 @@ mod tests;
 
 pub use ipi::IpiLatch;
 pub use join::{JoinError, JoinHandle};
-pub use sched::{Executor, MAX_LIFO_POLLS, STEAL_BATCH, victim_order};
+pub use sched::{CoreTasks, Executor, MAX_LIFO_POLLS, STEAL_BATCH, victim_order};
 pub use task::{YieldNow, yield_now};
 pub use timer::{Elapsed, Sleep, Timeout};
 

@@ -394,8 +394,8 @@ where
         // with `Box::new` as a `Cell<F, P>`.
         let cell = unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) };
         let exec = cell.exec;
+        exec.task_freed(&cell.header);
         drop(cell);
-        exec.task_freed();
     }
 
     /// Loom builds: drops what the block owns but keeps (leaks) the block,
@@ -412,7 +412,7 @@ where
         // SAFETY: as above.
         drop(cell.header.join_waker.with_mut(|w| unsafe { (*w).take() }));
         cell.header.freed.store(true, Ordering::SeqCst);
-        cell.exec.task_freed();
+        cell.exec.task_freed(&cell.header);
     }
 }
 

@@ -18,8 +18,8 @@ use std::{
 };
 
 use crate::{
-    Config, CoreId, Executor, JoinError, MAX_LIFO_POLLS, Platform, Priority, SPAWN_LOCAL_LIMIT,
-    SpawnError,
+    Config, CoreId, CoreTasks, Executor, JoinError, MAX_LIFO_POLLS, Platform, Priority,
+    SPAWN_LOCAL_LIMIT, SpawnError,
     loom::Ordering as ShimOrdering,
     sched::{AWAKE, NOTIFIED, SLEEPING},
     victim_order, yield_now,
@@ -914,4 +914,50 @@ fn victim_order_reaches_every_core() {
         }
     }
     assert_eq!(victim_order(0, 1, 0, 5).count(), 0);
+}
+
+/// `core_tasks` follows a task's home: counted where it is spawned, by
+/// priority, moved with a steal, taken back when the task is freed; a task
+/// that waits counts as live but not queued.
+#[test]
+fn core_tasks_follow_home_and_priority() {
+    let e = exec(2, Config::default());
+    on(e, 0);
+    let gate = Gate::default();
+    let gated = e.spawn_on(CoreId(0), Priority::Normal, gate.clone());
+    let _ = e.spawn_on(CoreId(0), Priority::Low, async {});
+    let _ = e.spawn_on(CoreId(1), Priority::High, async {});
+    assert_eq!(
+        e.core_tasks(CoreId(0)),
+        CoreTasks {
+            live: [0, 1, 1],
+            queued: [0, 1, 1],
+        }
+    );
+    assert_eq!(e.core_tasks(CoreId(1)).live, [1, 0, 0]);
+    // Core 1 runs its own task, then steals from core 0: the gate task
+    // (polled, now waiting) and the low one (run, freed).
+    on(e, 1);
+    assert_eq!(e.run_until_idle(), 3);
+    assert_eq!(
+        e.core_tasks(CoreId(1)),
+        CoreTasks {
+            live: [0, 1, 0],
+            queued: [0, 0, 0],
+        },
+        "the waiting gate task is homed on the thief"
+    );
+    assert_eq!(e.core_tasks(CoreId(0)), CoreTasks::default());
+    gate.open();
+    gate.waker().wake();
+    assert_eq!(e.run_until_idle(), 1);
+    assert!(gated.is_finished());
+    // The handle and the gate's waker still hold the finished task's block.
+    assert_eq!(e.core_tasks(CoreId(1)).live, [0, 1, 0]);
+    drop((gated, gate));
+    // A waker never frees (it may run in an interrupt handler): the last
+    // reference going hands the block to its core, which frees it.
+    e.run_until_idle();
+    assert_eq!(e.core_tasks(CoreId(1)), CoreTasks::default());
+    assert_eq!(e.live_tasks(), 0);
 }

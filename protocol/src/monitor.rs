@@ -104,23 +104,23 @@ crate::numbers_line!(
 );
 
 crate::numbers_line!(
-    /// One line of `tasks`, per executor core: live tasks homed there, how
-    /// many are queued at each priority, running, and waiting (live, neither
-    /// queued nor running):
-    /// `[MON] tasks core=0 live=103 running=1 queued_high=0 queued_normal=99 queued_low=0 waiting=3`.
+    /// One line of `tasks`, per executor core: its live tasks by priority,
+    /// then by state — being polled, queued, or waiting for a wake-up (live,
+    /// neither running nor queued):
+    /// `[MON] tasks core=0 live_high=1 live_normal=101 live_low=1 running=1 queued=99 waiting=3`.
     TasksLine, "[MON] tasks", {
         /// The executor core.
         core,
-        /// Live tasks homed on it.
-        live,
+        /// Live high-priority tasks homed on it.
+        live_high,
+        /// Live normal-priority tasks homed on it.
+        live_normal,
+        /// Live low-priority tasks homed on it.
+        live_low,
         /// Being polled now (0 or 1).
         running,
-        /// In its high-priority queue.
-        queued_high,
-        /// In its normal-priority queue.
-        queued_normal,
-        /// In its low-priority queue.
-        queued_low,
+        /// In its run queues.
+        queued,
         /// Neither queued nor running: waiting for a wake-up.
         waiting,
     }
@@ -182,11 +182,11 @@ mod tests {
         assert_eq!(Ping::parse(&ping.to_string()), Some(Ok(ping)));
         let tasks = TasksLine {
             core: 2,
-            live: 9,
+            live_high: 0,
+            live_normal: 8,
+            live_low: 1,
             running: 1,
-            queued_high: 0,
-            queued_normal: 5,
-            queued_low: 1,
+            queued: 6,
             waiting: 2,
         };
         assert_eq!(TasksLine::parse(&tasks.to_string()), Some(Ok(tasks)));

@@ -27,6 +27,7 @@ use core::{
 
 use cordyceps::{MpscQueue, mpsc_queue::TryDequeueError};
 
+pub use stats::CoreTasks;
 pub use steal::victim_order;
 
 use crate::{
@@ -71,6 +72,10 @@ pub(crate) struct Core {
     /// Approximate queue lengths (placement, stealing, balancing; not part of
     /// any protocol).
     queued: [PlainAtomicUsize; LEVELS],
+    /// Live tasks whose home is this core, by priority (a view for people:
+    /// moved with the home on a steal or migration, taken back when the task
+    /// is freed; not part of any protocol).
+    live: [PlainAtomicUsize; LEVELS],
     /// The task most recently woken by code running on this core, run next
     /// (owned by this core's task context and its interrupt handlers; swapped
     /// atomically because both touch it).
@@ -97,6 +102,7 @@ impl Core {
         Self {
             queues: core::array::from_fn(|_| MpscQueue::new_with_stub(Header::stub())),
             queued: Default::default(),
+            live: Default::default(),
             lifo: AtomicPtr::new(ptr::null_mut()),
             lifo_streak: PlainAtomicU32::new(0),
             state: CachePadded(AtomicU8::new(AWAKE)),

@@ -128,6 +128,7 @@ impl<P: Platform> Executor<P> {
         F::Output: Send + 'static,
     {
         self.live.fetch_add(1, Relaxed);
+        self.cores[target].live[priority as usize].fetch_add(1, Relaxed);
         let id = self.next_id.fetch_add(1, Relaxed);
         let (task, join) = task::allocate(self, id, priority, target as u32, pinned, future);
         self.enqueue(task, target, self.current_index());
@@ -178,8 +179,12 @@ impl<P: Platform> Executor<P> {
         }
     }
 
-    pub(crate) fn task_freed(&self) {
+    /// A task block was freed; `header` is its (still readable) header. No
+    /// one else holds a reference, so its home cannot be changing.
+    pub(crate) fn task_freed(&self, header: &Header) {
         self.live.fetch_sub(1, Relaxed);
+        let home = self.home_of(header);
+        self.cores[home].live[header.priority as usize].fetch_sub(1, Relaxed);
     }
 
     // ----- waking and enqueueing ------------------------------------------

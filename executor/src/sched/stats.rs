@@ -11,7 +11,16 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::Executor;
-use crate::{CoreId, CoreStats, Platform, Priority};
+use crate::{CoreId, CoreStats, LEVELS, Platform, Priority};
+
+/// Tasks of one core by priority ([`Executor::core_tasks`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreTasks {
+    /// Live tasks homed on the core, by priority (`Priority as usize`).
+    pub live: [usize; LEVELS],
+    /// Of those, queued in its run queues, by priority.
+    pub queued: [usize; LEVELS],
+}
 
 /// Statistics counters of one core (plain atomics: not part of any protocol).
 #[derive(Default)]
@@ -78,6 +87,21 @@ impl<P: Platform> Executor<P> {
     /// The approximate number of queued tasks on `core` at `priority`.
     pub fn queue_len_at(&self, core: CoreId, priority: Priority) -> usize {
         self.cores[core.0 as usize].queued[priority as usize].load(Relaxed)
+    }
+
+    /// Live tasks homed on `core`, and how many of them are queued, by
+    /// priority (index `Priority as usize`). A snapshot of approximate
+    /// counters, for people (the kernel monitor's `tasks`); a task in the
+    /// LIFO slot or being polled counts as live, not queued.
+    ///
+    /// # Panics
+    /// If `core` is out of range.
+    pub fn core_tasks(&self, core: CoreId) -> CoreTasks {
+        let c = &self.cores[core.0 as usize];
+        CoreTasks {
+            live: core::array::from_fn(|level| c.live[level].load(Relaxed)),
+            queued: core::array::from_fn(|level| c.queued[level].load(Relaxed)),
+        }
     }
 
     /// Armed timers on `core`.

@@ -86,7 +86,11 @@ impl<P: Platform> Executor<P> {
                     repushed = true;
                     continue;
                 }
-                task.header().home.store(to as u32, Ordering::Relaxed);
+                let header = task.header();
+                let from = header.home.swap(to as u32, Ordering::Relaxed) as usize;
+                let level = header.priority as usize;
+                self.cores[from.min(self.cores.len() - 1)].live[level].fetch_sub(1, Relaxed);
+                dst.live[level].fetch_add(1, Relaxed);
                 if half && keep.is_none() {
                     *keep = Some(task);
                 } else {
