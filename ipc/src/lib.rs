@@ -2,7 +2,7 @@
 //! (issue 10). `no_std` + `alloc`, hardware-blind, built on
 //! `executor::sync`'s channels.
 //!
-//! - [`port`] makes a port: a bounded queue with one [`ReceiveRight`] and
+//! - [`port()`] makes a port: a bounded queue with one [`ReceiveRight`] and
 //!   any number of [`SendRight`]s (clone them). `send` waits while the port
 //!   is full (backpressure), `try_send` hands the message back.
 //! - [`Request`] / [`ReplyRight`] / [`SendRight::call`]: request/response
