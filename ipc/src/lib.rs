@@ -54,7 +54,8 @@
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p ipc --lib
 //! --release --target-dir target/loom` runs the loom models
 //! (`loom_models.rs`): send vs. receive vs. close, a full port's waiting
-//! sender, register vs. lookup, call vs. a service that drops the reply.
+//! sender, register vs. lookup (also after another name), call vs. a
+//! service that answers or drops the reply.
 
 #![cfg_attr(not(test), no_std)]
 

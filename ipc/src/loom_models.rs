@@ -176,3 +176,43 @@ fn call_vs_service_dropping_the_reply() {
         assert_eq!(take(), Counts::new(1, 1, 0));
     });
 }
+
+/// (d') A call vs. a service that answers: the caller gets the answer,
+/// whichever side runs first.
+#[test]
+fn call_vs_service_replying() {
+    loom::model(|| {
+        install();
+        let (tx, mut rx) = port::<Request<u32, u32>>(1);
+        let service = thread::spawn(move || {
+            let Request { body, reply } = block_on(rx.recv()).expect("the call's request");
+            reply.reply(body + 1)
+        });
+        assert_eq!(block_on(tx.call(7)), Ok(8));
+        assert_eq!(service.join().unwrap(), Ok(()));
+    });
+}
+
+/// (c') A lookup waiting for one name while another is registered first:
+/// the first registration wakes it for nothing, it must subscribe again
+/// before looking again, or the second registration's wake-up is lost.
+#[test]
+fn lookup_survives_a_registration_of_another_name() {
+    loom::model(|| {
+        install();
+        let names = Arc::new(Names::new());
+        let (other, _other_rx) = port::<u32>(1);
+        let (tx, mut rx) = port::<u32>(1);
+        let service = {
+            let names = Arc::clone(&names);
+            thread::spawn(move || {
+                names.register("other", other).unwrap();
+                names.register("svc", tx).unwrap();
+            })
+        };
+        let svc = block_on(names.lookup::<u32>("svc")).expect("the right type");
+        svc.try_send(5).unwrap();
+        assert_eq!(rx.try_recv(), Ok(5));
+        service.join().unwrap();
+    });
+}
