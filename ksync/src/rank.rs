@@ -37,7 +37,7 @@
 //! | rank | constant                    | protects                                   | kind   |
 //! |-----:|-----------------------------|--------------------------------------------|--------|
 //! |    2 | [`LockRank::BRING_UP`]      | the record of APs that failed to start     | spin   |
-//! |    4 | [`LockRank::IPC`]           | IPC ports (reserved: no lock takes it yet) | spin   |
+//! |    4 | [`LockRank::IPC`]           | the IPC name table (`ipc::Names`)          | spin   |
 //! |    8 | [`LockRank::PAGE_TABLES`]   | the kernel page-table mapper               | spin   |
 //! |   12 | [`LockRank::FRAMES`]        | the physical frame allocator               | spin   |
 //! |   16 | [`LockRank::HEAP`]          | the kernel heap                            | spin   |
@@ -103,8 +103,9 @@ impl LockRank {
     /// The bring-up record of APs that did not come online (the BSP, during
     /// boot). Below `HEAP`: recording a failure grows a `Vec`.
     pub const BRING_UP: Self = Self::new(2);
-    /// IPC ports: the objects a service or syscall locks first. Reserved:
-    /// no lock takes it yet.
+    /// The IPC layer's name table (`ipc::Names`): taken first by a service
+    /// registering or a client looking up a port; it allocates and clones
+    /// send rights (a port's `WAIT_LIST` lock) under it, never runs a waker.
     pub const IPC: Self = Self::new(4);
     /// The kernel page-table mapper. Mapping may allocate frames.
     pub const PAGE_TABLES: Self = Self::new(8);

@@ -103,6 +103,8 @@ fn all_checks(scale: bool) -> Vec<Check> {
                 "-p",
                 "executor",
                 "-p",
+                "ipc",
+                "-p",
                 "drivers",
                 "-p",
                 "protocol",
@@ -144,8 +146,8 @@ fn all_checks(scale: bool) -> Vec<Check> {
         Check::HostTests {
             name: "host-tests",
             args: &[
-                "test", "-p", "ksync", "-p", "executor", "-p", "drivers", "-p", "protocol", "-p",
-                "xtask", "-p", "bench",
+                "test", "-p", "ksync", "-p", "executor", "-p", "ipc", "-p", "drivers", "-p",
+                "protocol", "-p", "xtask", "-p", "bench",
             ],
             env: &[],
         },
@@ -189,6 +191,23 @@ fn all_checks(scale: bool) -> Vec<Check> {
                 "--target-dir",
                 "target/loom",
                 "loom",
+            ],
+            env: &[("RUSTFLAGS", "--cfg loom"), ("LOOM_MAX_PREEMPTIONS", "3")],
+        },
+        Check::HostTests {
+            name: "loom-models-ipc",
+            // The IPC layer over the real channel, lock and wait-queue code:
+            // send vs. receive vs. close, a full port's waiting sender,
+            // register vs. lookup, a call whose reply right is dropped.
+            // Three preemptions; a few seconds.
+            args: &[
+                "test",
+                "-p",
+                "ipc",
+                "--lib",
+                "--release",
+                "--target-dir",
+                "target/loom",
             ],
             env: &[("RUSTFLAGS", "--cfg loom"), ("LOOM_MAX_PREEMPTIONS", "3")],
         },
@@ -576,6 +595,51 @@ mod tests {
         let checks = all_checks(true);
         let names: HashSet<_> = checks.iter().map(Check::name).collect();
         assert_eq!(names.len(), checks.len());
+    }
+
+    /// The `-p` arguments of the check called `name`.
+    fn packages_of(checks: &[Check], name: &str) -> Vec<&'static str> {
+        let args = checks
+            .iter()
+            .find_map(|check| match check {
+                Check::Lint { name: n, args, .. } | Check::HostTests { name: n, args, .. }
+                    if *n == name =>
+                {
+                    Some(*args)
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no check called {name}"));
+        args.windows(2)
+            .filter(|pair| pair[0] == "-p")
+            .map(|pair| pair[1])
+            .collect()
+    }
+
+    /// Every host crate of the workspace (its `default-members`) is linted
+    /// and tested, so a new crate cannot be left out of `cargo xtask test`.
+    #[test]
+    fn every_host_crate_is_linted_and_tested() {
+        let manifest = include_str!("../../Cargo.toml");
+        let line = manifest
+            .lines()
+            .find(|line| line.starts_with("default-members"))
+            .expect("the root manifest lists default-members");
+        let members: Vec<&str> = line
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .map(|path| path.rsplit('/').next().unwrap_or(path))
+            .collect();
+        assert!(members.contains(&"ipc"), "{members:?}");
+        let checks = all_checks(false);
+        for check in ["lint-clippy-host", "host-tests"] {
+            let packages = packages_of(&checks, check);
+            for member in &members {
+                assert!(packages.contains(member), "{check} leaves out {member}");
+            }
+        }
+        assert_eq!(packages_of(&checks, "loom-models-ipc"), ["ipc"]);
     }
 
     #[test]
