@@ -85,6 +85,12 @@ pub enum Workload {
     /// A 100,000-task spawn burst, checked task by task, printed as one
     /// `[BURST]` line; then the run ends with success.
     Burst,
+    /// Clients on every core calling an echo and a counter service on other
+    /// cores over IPC ports, printed as one `[IPC]` line.
+    Ipc,
+    /// Services on every core calling each other in seeded random patterns,
+    /// with full and closed ports, for the run's `duration`.
+    IpcStress,
 }
 
 impl Workload {
@@ -96,6 +102,8 @@ impl Workload {
             keys::workload::PINGPONG => Self::PingPong,
             keys::workload::BENCH => Self::Bench,
             keys::workload::BURST => Self::Burst,
+            keys::workload::IPC => Self::Ipc,
+            keys::workload::IPCSTRESS => Self::IpcStress,
             _ => return None,
         })
     }
@@ -178,7 +186,7 @@ fn apply<'a>(args: &mut KernelArgs<'a>, key: &str, value: &'a str) -> Result<(),
         }
         keys::WORKLOAD => {
             args.workload = Workload::parse(value)
-                .ok_or("one of tasks, imbalance, sleep, pingpong, bench, burst")?;
+                .ok_or("one of tasks, imbalance, sleep, pingpong, bench, burst, ipc, ipcstress")?;
         }
         keys::STATS => match parse_seconds_as_ms(value) {
             Some(ms) if ms > 0 => args.stats_interval_ms = Some(ms),
@@ -448,6 +456,8 @@ mod tests {
                     workload::PINGPONG,
                     workload::BENCH,
                     workload::BURST,
+                    workload::IPC,
+                    workload::IPCSTRESS,
                 ],
             ),
         ];

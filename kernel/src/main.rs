@@ -27,6 +27,7 @@ mod ktest;
 mod logger;
 mod memory;
 mod sched;
+mod services;
 mod stats;
 mod time;
 mod verdict;
@@ -191,7 +192,17 @@ fn run(args: &KernelArgs<'_>) -> ! {
     }
     log::info!(target: "BOOT", "boot complete in {} ms", time::uptime_ms());
     // The workloads sit above `sched` (ADR 0004): main hands them over.
-    sched::start(args, workloads::spawn)
+    sched::start(args, spawn_services_and_workload)
+}
+
+/// What `sched::start` runs once the executor exists: the kernel services,
+/// then the workload that may use them.
+fn spawn_services_and_workload(
+    executor: &'static executor::Executor<sched::KernelPlatform>,
+    args: &KernelArgs<'_>,
+) {
+    services::start(executor);
+    workloads::spawn(executor, args);
 }
 
 #[panic_handler]

@@ -46,10 +46,6 @@ pub fn set_core_stats_provider(provider: fn(u32) -> Option<CoreStats>) {
 ///
 /// # Panics
 /// If one is registered already.
-#[expect(
-    dead_code,
-    reason = "the IPC layer that registers it is not wired in yet"
-)]
 pub fn set_ipc_stats_provider(provider: fn(u32) -> IpcCounts) {
     kernel::sync::set_once(&IPC_STATS, provider, "IPC stats provider");
 }

@@ -80,6 +80,11 @@ pub mod workload {
     pub const BENCH: &str = "bench";
     /// A spawn burst, checked task by task; prints `[BURST]`, then ends the run.
     pub const BURST: &str = "burst";
+    /// Clients on every core calling services on other cores; ends with `[IPC]`.
+    pub const IPC: &str = "ipc";
+    /// Services on every core calling each other at random, with full and
+    /// closed ports; ends with `[IPCSTRESS]`.
+    pub const IPCSTRESS: &str = "ipcstress";
 }
 
 /// A word of the command line that the kernel could not use; the key keeps

@@ -23,7 +23,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`tag`] | every tag the host looks for |
-//! | [`boot`], [`smp`], [`time`], [`sched`], [`stats`], [`ktest`], [`fatal`] | the checked lines, by subsystem |
+//! | [`boot`], [`smp`], [`time`], [`sched`], [`ipc`], [`stats`], [`ktest`], [`fatal`] | the checked lines, by subsystem |
 //! | [`stats`] | also the `[STATS]` block, printed as one unit, and a reader that checks it arrived as one |
 //! | [`monitor`] | the kernel monitor: its prompt, command words and `[MON]` answers |
 //! | [`log`] | the form of the kernel's free-text log lines (`[SMP] WARN …`) |
@@ -50,6 +50,7 @@ pub mod args;
 pub mod boot;
 pub mod exit;
 pub mod fatal;
+pub mod ipc;
 pub mod ktest;
 pub mod log;
 pub mod monitor;
@@ -100,6 +101,10 @@ pub mod tag {
     pub const EXIT: &str = "[EXIT]";
     /// The kernel monitor's answers.
     pub const MON: &str = "[MON]";
+    /// The result of `workload=ipc`.
+    pub const IPC: &str = "[IPC]";
+    /// The result of `workload=ipcstress`.
+    pub const IPCSTRESS: &str = "[IPCSTRESS]";
 }
 
 mod sealed {

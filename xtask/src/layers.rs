@@ -40,8 +40,9 @@ const LAYERS: &[(&str, u8)] = &[
     ("verdict", 4),
     ("stats", 5),
     ("sched", 6),
-    ("workloads", 7),
-    ("main", 8),
+    ("services", 7),
+    ("workloads", 8),
+    ("main", 9),
 ];
 
 /// The layer of `module`, if it is one of [`LAYERS`].
@@ -320,7 +321,7 @@ mod tests {
         let problems = check(&files);
         assert!(
             problems.iter().any(|p| p.starts_with(
-                "sched (layer 6) calls up into workloads (layer 7) at sched/mod.rs:1"
+                "sched (layer 6) calls up into workloads (layer 8) at sched/mod.rs:1"
             )),
             "{problems:#?}"
         );

@@ -10,6 +10,7 @@ use protocol::SCHED_HZ;
 use protocol::args::{self, ArgIssue};
 use protocol::boot::{ArgWarning, Boot, BootMode};
 use protocol::fatal::{Exception, Panic};
+use protocol::ipc::{IpcResult, IpcStress};
 use protocol::ktest::Ktest;
 use protocol::sched::{Burst, PingPong, Sleep, TaskRan};
 use protocol::smp::{ApFailed, ApOnline, ApicMode, ApicTimer, LapicMode};
@@ -141,6 +142,20 @@ pub enum Expect {
         /// The requirement.
         accept: fn(&PingPong) -> bool,
     },
+    /// The `[IPC]` line is there and `accept` holds for it.
+    Ipc {
+        /// What `accept` requires.
+        what: &'static str,
+        /// The requirement.
+        accept: fn(&IpcResult) -> bool,
+    },
+    /// The `[IPCSTRESS]` line is there and `accept` holds for it.
+    IpcStress {
+        /// What `accept` requires.
+        what: &'static str,
+        /// The requirement.
+        accept: fn(&IpcStress) -> bool,
+    },
     /// The `[BURST]` line is there and `accept` holds for it.
     Burst {
         /// What `accept` requires.
@@ -226,6 +241,28 @@ const BOGUS_ARG: KernelArg = ("bogus", "1");
 const HALF_SECOND: KernelArg = (args::DURATION, "0.5");
 
 /// All boot scenarios, run in this order.
+/// What every `workload=ipcstress` run must show: no deadlock (the run
+/// ends), every call answered right, full and closed ports met and every
+/// refused message handed back, the closing ports drained, and the IPC
+/// books balanced (in `EveryCpuAccountedFor`).
+const IPCSTRESS_EXPECT: &[Expect] = &[
+    Expect::Verdict(VerdictKind::Success),
+    Expect::EveryCpuAccountedFor,
+    Expect::IpcStress {
+        what: "calls = replies > 0, hops, full, closed and drained > 0, \
+               handed_back = full + closed",
+        accept: |s| {
+            s.calls > 0
+                && s.calls == s.replies
+                && s.hops > 0
+                && s.full > 0
+                && s.closed > 0
+                && s.drained > 0
+                && s.handed_back == s.full + s.closed
+        },
+    },
+];
+
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "boot-bios-smp1",
@@ -472,6 +509,54 @@ pub const SCENARIOS: &[Scenario] = &[
                 accept: |s| s.sleepers == 1000 && s.woke == 1000 && s.early == 0 && s.late == 0,
             },
         ],
+    },
+    Scenario {
+        name: "workload-ipc",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &[(args::DURATION, "3"), (args::WORKLOAD, args::workload::IPC)],
+        timeout_secs: 60,
+        qemu_args: &[],
+        x2apic: false,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            // Also: Σ ipc_sent = Σ ipc_received + Σ ipc_dropped.
+            Expect::EveryCpuAccountedFor,
+            Expect::Ipc {
+                what: "calls=4000 replies=4000 expected=4000",
+                accept: |i| i.calls == 4000 && i.replies == 4000 && i.expected == 4000,
+            },
+            Expect::SumAtLeast {
+                counters: &[Counter::IpcReceived],
+                min: 4000,
+            },
+        ],
+    },
+    Scenario {
+        name: "workload-ipcstress-smp4",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &[
+            (args::DURATION, "30"),
+            (args::WORKLOAD, args::workload::IPCSTRESS),
+        ],
+        timeout_secs: 120,
+        qemu_args: &[],
+        x2apic: false,
+        expect: IPCSTRESS_EXPECT,
+    },
+    Scenario {
+        name: "workload-ipcstress-smp8",
+        smp: 8,
+        firmware: Firmware::Bios,
+        kernel_args: &[
+            (args::DURATION, "30"),
+            (args::WORKLOAD, args::workload::IPCSTRESS),
+        ],
+        timeout_secs: 150,
+        qemu_args: &[],
+        x2apic: false,
+        expect: IPCSTRESS_EXPECT,
     },
     Scenario {
         name: "workload-pingpong",
@@ -818,6 +903,10 @@ impl Scenario {
             Expect::Sleep { what, accept } => check_result(lines, Sleep::parse, accept, what),
             Expect::PingPong { what, accept } => check_result(lines, PingPong::parse, accept, what),
             Expect::Burst { what, accept } => check_result(lines, Burst::parse, accept, what),
+            Expect::Ipc { what, accept } => check_result(lines, IpcResult::parse, accept, what),
+            Expect::IpcStress { what, accept } => {
+                check_result(lines, IpcStress::parse, accept, what)
+            }
             Expect::KtestPassed(name) => check_ktest_passed(name, lines),
             Expect::UnknownArg(arg) => check_unknown_arg(*arg, lines),
             Expect::RepeatedArg { key, times, wins } => {

@@ -14,7 +14,7 @@ mod platform;
 use alloc::vec::Vec;
 
 use executor::{Config, CoreId, CoreStats, Executor, Priority};
-use kernel::cmdline::{KernelArgs, Workload};
+use kernel::cmdline::KernelArgs;
 use spin::Once;
 
 use crate::arch::percpu::IdleCall;
@@ -35,7 +35,7 @@ pub fn executor() -> Option<&'static Executor<KernelPlatform>> {
 /// executor core 0.
 pub fn start(
     args: &KernelArgs<'_>,
-    spawn_workload: fn(&'static Executor<KernelPlatform>, Workload),
+    spawn_workload: fn(&'static Executor<KernelPlatform>, &KernelArgs<'_>),
 ) -> ! {
     let cpus: Vec<u32> = smp::online_cpus().collect();
     let executor = EXECUTOR
@@ -50,7 +50,7 @@ pub fn start(
             )
             .detach();
     }
-    spawn_workload(executor, args.workload);
+    spawn_workload(executor, args);
     static ENTER: IdleCall = IdleCall::new(enter);
     for &cpu in &cpus[1..] {
         if let Err(error) = smp::run_on(cpu, &ENTER) {

@@ -9,12 +9,16 @@
 //! | `pingpong` | pairs of tasks on different cores waking each other | `[PINGPONG] pairs= round_trips= expected=` |
 //! | `bench` | the executor's costs, measured with the TSC ([`bench`]) | `[BENCH] …` |
 //! | `burst` | a 100,000-task spawn burst ([`burst`]) | `[BURST] …` |
+//! | `ipc` | clients on every core calling services on other cores ([`ipc`]) | `[IPC] calls= replies= expected= max_rtt_us=` |
+//! | `ipcstress` | services on every core calling each other at random, full and closed ports ([`ipcstress`]) | `[IPCSTRESS] …` |
 //!
 //! They sit a layer above `sched` ([ADR 0004](../../../docs/adr/0004-kernel-layers.md)):
 //! they spawn onto its executor, and `main` hands [`spawn`] to `sched::start`.
 
 mod bench;
 mod burst;
+mod ipc;
+mod ipcstress;
 mod tasks;
 mod turn;
 
@@ -22,7 +26,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use executor::{CoreId, Executor, Priority, yield_now};
-use kernel::cmdline::Workload;
+use kernel::cmdline::{KernelArgs, Workload};
 use kernel::config::SCHED_HZ;
 use kernel::sync::mpsc;
 
@@ -33,9 +37,9 @@ use turn::Turn;
 
 type Exec = &'static Executor<KernelPlatform>;
 
-/// Spawns `workload`.
-pub fn spawn(executor: Exec, workload: Workload) {
-    match workload {
+/// Spawns the workload `args` name.
+pub fn spawn(executor: Exec, args: &KernelArgs<'_>) {
+    match args.workload {
         Workload::Tasks => tasks::spawn(executor),
         Workload::Imbalance => spawn_imbalance(executor),
         Workload::Sleep => {
@@ -50,6 +54,8 @@ pub fn spawn(executor: Exec, workload: Workload) {
         }
         Workload::Bench => bench::spawn(executor),
         Workload::Burst => burst::spawn(executor),
+        Workload::Ipc => ipc::spawn(executor),
+        Workload::IpcStress => ipcstress::spawn(executor, args.duration_ms),
     }
 }
 
