@@ -347,7 +347,8 @@ mod tests {
     fn kernel_results() {
         let bench = line(
             "[BENCH] cpus=1 spawn_cycles=900 yield_cycles=100 wake_local_cycles=170 \
-             wake_remote_rtt_cycles=na steal_cycles=na samples=31 statistic=median tsc_mhz=1000",
+             wake_remote_rtt_cycles=na steal_cycles=na ipc_rtt_cycles=na samples=31 \
+             statistic=median tsc_mhz=1000",
         );
         let table = kernel_table(&bench, Accel::Tcg);
         assert!(table.contains("spawn_cycles"));
@@ -364,7 +365,8 @@ mod tests {
             },
         );
         assert!(json.contains("\"spawn_cycles\": 900,"), "{json}");
-        assert!(json.contains("\"steal_cycles\": null\n"), "{json}");
+        assert!(json.contains("\"steal_cycles\": null,"), "{json}");
+        assert!(json.contains("\"ipc_rtt_cycles\": null\n"), "{json}");
         assert!(json.contains("\"tsc_mhz\": 1000,"), "{json}");
         assert!(json.contains("\"accel\": \"tcg\""), "{json}");
     }

@@ -12,6 +12,7 @@
 //! | `wake_local_cycles` | the driver and a partner, both pinned to core 0, bounce a turn [`LOCAL_ROUND_TRIPS`] times | **one wake**: a round trip (two wakes, two polls) halved |
 //! | `wake_remote_rtt_cycles` | the driver on core 0 and a partner pinned to core 1 bounce a turn [`REMOTE_ROUND_TRIPS`] times | **one round trip** (not halved): two cross-core wakes, each a RESCHED IPI when the other side has gone to sleep |
 //! | `steal_cycles` | [`STEAL_BATCH`] empty tasks spawned on core 0 (not pinned) while the driver keeps core 0 busy, so that only the other cores run them | total batch time / tasks stolen: from the moment the thieves are released to the last task's end; steal + poll + completion of an empty task on a thief |
+//! | `ipc_rtt_cycles` | the driver on core 0 calls core 1's echo service (`services::echo`) [`IPC_ROUND_TRIPS`] times | **one IPC round trip**: request on the echo port, the service's wake-up and reply on a one-shot, the driver's wake-up |
 //!
 //! For `steal_cycles` the thieves are kept awake by a spinning task each
 //! until the batch is queued, so a thief's wake-up latency (up to one tick:
@@ -20,7 +21,7 @@
 //! core (the driver does not yield until all are done); the divisor is the
 //! number of tasks that saw themselves run on a core other than 0.
 //!
-//! With one CPU the last two print `na`. Then the run ends like a `duration`
+//! With one CPU the last three print `na`. Then the run ends like a `duration`
 //! run: `[STATS]`, then `[EXIT] success`. Under QEMU TCG the figures compare
 //! commits on one host, not hardware.
 
@@ -32,10 +33,13 @@ use executor::{CoreId, Executor, Platform, Priority, yield_now};
 
 use protocol::sched::{Bench, Figure};
 
+use ipc::SendRight;
+
 use super::turn::Turn;
 use crate::arch::report;
 use crate::arch::tsc;
 use crate::sched::KernelPlatform;
+use crate::services::echo::{self, EchoRequest};
 use crate::{stats, time, verdict};
 
 type Exec = &'static Executor<KernelPlatform>;
@@ -50,6 +54,8 @@ const YIELDS: u64 = 1_000;
 const LOCAL_ROUND_TRIPS: u64 = 500;
 /// Round trips per cross-core sample (each may cost two IPIs: fewer).
 const REMOTE_ROUND_TRIPS: u64 = 100;
+/// IPC round trips per sample.
+const IPC_ROUND_TRIPS: u64 = 100;
 /// Empty tasks per steal sample.
 const STEAL_BATCH: usize = 256;
 
@@ -74,12 +80,19 @@ async fn driver(executor: Exec) {
     let yields = median(measure(yield_sample).await);
     let wake_local =
         median(measure(|| ping_pong(executor, CoreId(0), LOCAL_ROUND_TRIPS)).await) / 2;
-    let (wake_remote, steal) = if cpus > 1 {
+    let (wake_remote, steal, ipc_rtt) = if cpus > 1 {
         let remote = median(measure(|| ping_pong(executor, CoreId(1), REMOTE_ROUND_TRIPS)).await);
         let steal = median(measure(|| steal_sample(executor)).await);
-        (Figure::Cycles(remote), Figure::Cycles(steal))
+        let echo = echo::service(executor.platform().cpu_of(CoreId(1)))
+            .expect("every CPU has an echo service");
+        let ipc = median(measure(|| ipc_sample(&echo)).await);
+        (
+            Figure::Cycles(remote),
+            Figure::Cycles(steal),
+            Figure::Cycles(ipc),
+        )
     } else {
-        (Figure::Na, Figure::Na)
+        (Figure::Na, Figure::Na, Figure::Na)
     };
     report::line(&Bench {
         cpus: cpus as u64,
@@ -88,6 +101,7 @@ async fn driver(executor: Exec) {
         wake_local_cycles: Figure::Cycles(wake_local),
         wake_remote_rtt_cycles: wake_remote,
         steal_cycles: steal,
+        ipc_rtt_cycles: ipc_rtt,
         samples: SAMPLES as u64,
         statistic: "median",
         tsc_mhz: time::tsc_hz() / 1_000_000,
@@ -134,6 +148,17 @@ async fn spawn_sample(executor: Exec) -> u64 {
         yield_now().await;
     }
     (tsc::read() - start) / SPAWN_BATCH as u64
+}
+
+/// Cycles per IPC round trip: a call from the driver (core 0) to core 1's
+/// echo service, and its reply.
+async fn ipc_sample(echo: &SendRight<EchoRequest>) -> u64 {
+    let start = tsc::read();
+    for i in 0..IPC_ROUND_TRIPS {
+        let answer = echo.call(i).await;
+        assert_eq!(answer.ok(), Some(i), "the echo service answers its body");
+    }
+    (tsc::read() - start) / IPC_ROUND_TRIPS
 }
 
 /// Cycles per `yield_now` of a task alone on its core.
