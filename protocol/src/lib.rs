@@ -23,7 +23,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`tag`] | every tag the host looks for |
-//! | [`boot`], [`smp`], [`time`], [`sched`], [`stats`], [`ktest`], [`fatal`] | the checked lines, by subsystem |
+//! | [`boot`], [`smp`], [`time`], [`sched`], [`serial`], [`stats`], [`ktest`], [`fatal`] | the checked lines, by subsystem |
 //! | [`stats`] | also the `[STATS]` block, printed as one unit, and a reader that checks it arrived as one |
 //! | [`log`] | the form of the kernel's free-text log lines (`[SMP] WARN …`) |
 //! | [`args`] | the kernel argument keys and the warnings about them |
@@ -52,6 +52,7 @@ pub mod fatal;
 pub mod ktest;
 pub mod log;
 pub mod sched;
+pub mod serial;
 pub mod smp;
 pub mod stats;
 pub mod text;
@@ -82,6 +83,8 @@ pub mod tag {
     pub const BURST: &str = "[BURST]";
     /// End of `workload=bench`.
     pub const BENCH: &str = "[BENCH]";
+    /// COM1 input (`serial_rx::tests::rx_echo`).
+    pub const SERIAL: &str = "[SERIAL]";
     /// The statistics block.
     pub const STATS: &str = "[STATS]";
     /// The in-kernel test harness.
