@@ -101,6 +101,7 @@ fn kernel(args: &BenchArgs, out: &Path) -> Result<bool> {
         gdb: false,
         extra_qemu_args: Vec::new(),
         echo: false,
+        serial_input: None,
     };
     println!("[xtask] booting workload=bench at --smp {}", args.smp);
     let report = boot::boot(&artifacts, &spec)?;
