@@ -119,6 +119,13 @@ pub fn init() {
         log::warn!(target: "SERIAL", "COM1 receive off: cannot unmask IRQ {COM1_IRQ}: {error}");
         return;
     }
+    // A byte that arrived between the first drain and the unmask raised the
+    // line while the entry was masked: that edge is lost, and the line
+    // would stay high. Empty the FIFO again so the next byte makes an edge
+    // (one that came after the unmask is pending and finds nothing: harmless).
+    console::drain_rx(DRAIN_LIMIT, |byte| {
+        RX.ring.push(byte);
+    });
     log::info!(
         target: "SERIAL",
         "COM1 receive on: IRQ {COM1_IRQ} -> GSI {} ({:?}, {:?}{}) -> vector {:#x} on APIC {me}, IER={ier:#04x}",
