@@ -10,6 +10,9 @@
 //! - [`apic`]: the local APIC behind one interface, [`apic::LocalApic`],
 //!   with xAPIC (MMIO) and x2APIC (MSR) implementations chosen from CPUID;
 //!   IPIs built from enums, the LAPIC timer registers.
+//! - [`ioapic`]: the I/O APIC (82093AA): IOREGSEL/IOWIN access behind a
+//!   trait, redirection entries as a typed struct, and where an ISA IRQ
+//!   arrives given the MADT's interrupt source overrides.
 //! - [`pic`]: the legacy 8259A pair, remapped and masked so that it stays
 //!   out of the way of the APICs.
 //!
@@ -33,6 +36,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod apic;
+pub mod ioapic;
 pub mod pic;
 pub mod pit;
 pub mod serial;

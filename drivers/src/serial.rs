@@ -21,13 +21,17 @@
 //! - **No allocation.** Writes translate newlines by splitting the input into
 //!   borrowed chunks; nothing is buffered or copied. This makes
 //!   [`SerialPort::write_bytes`] usable from panic and exception handlers.
-//! - **Writes block, reads are not offered here.** Sending spins until the
-//!   transmit FIFO has room (polling the Line Status Register); for receive
-//!   and interrupts, reach the device through [`SerialPort::uart_mut`].
+//! - **Writes block; receiving is interrupt-driven.** Sending spins until the
+//!   transmit FIFO has room (polling the Line Status Register). For receive,
+//!   [`SerialPort::enable_rx_interrupt`] turns on the "received data
+//!   available" interrupt and [`SerialPort::drain_rx`] empties the receive
+//!   FIFO from the interrupt handler; anything else goes through
+//!   [`SerialPort::uart_mut`].
 
 use core::fmt;
 
-use uart_16550::backend::PioBackend;
+use uart_16550::backend::{Backend, PioBackend};
+use uart_16550::spec::registers::{IER, MCR};
 use uart_16550::{BaudRate, Config, InitError, InvalidAddressError, LoopbackError, Uart16550};
 
 /// I/O base port of COM1, the first legacy serial port (IBM PC/AT convention;
@@ -192,6 +196,49 @@ impl SerialPort {
     /// [`SerialPort::write_bytes`].
     pub fn write_raw(&mut self, bytes: &[u8]) {
         self.uart.send_bytes_exact(bytes);
+    }
+
+    /// Enables the "received data available" interrupt (IER bit 0,
+    /// PC16550D datasheet §8.6.4) and checks that OUT2 (MCR bit 3) is set:
+    /// on PCs OUT2 gates the UART's interrupt line onto ISA IRQ 4/3.
+    /// [`SerialPort::init`] already raises OUT2; this raises it again if
+    /// something cleared it. Returns the IER value now in effect.
+    pub fn enable_rx_interrupt(&mut self) -> u8 {
+        let mcr = self.uart.mcr();
+        if !mcr.contains(MCR::OUT_2_INT_ENABLE) {
+            // SAFETY: MCR is one of the eight registers `new`'s contract
+            // gives us; setting OUT2 keeps DTR/RTS/loopback as they are.
+            unsafe {
+                self.uart.backend_mut().write(
+                    uart_16550::spec::registers::offsets::MCR as u8,
+                    (mcr | MCR::OUT_2_INT_ENABLE).bits(),
+                );
+            }
+        }
+        self.uart.enable_interrupts(IER::DATA_READY);
+        self.uart.ier().bits()
+    }
+
+    /// Disables the receive interrupt again (IER bit 0).
+    pub fn disable_rx_interrupt(&mut self) {
+        self.uart.disable_interrupts(IER::DATA_READY);
+    }
+
+    /// Reads received bytes while the Line Status Register says data is
+    /// ready, at most `limit`, handing each to `sink`. Returns how many were
+    /// read. Reading RBR clears the "received data available" interrupt
+    /// once the FIFO is below its trigger level; the limit bounds the time
+    /// an interrupt handler spends here if a device keeps sending.
+    pub fn drain_rx(&mut self, limit: usize, mut sink: impl FnMut(u8)) -> usize {
+        let mut read = 0;
+        while read < limit {
+            match self.uart.try_receive_byte() {
+                Ok(byte) => sink(byte),
+                Err(_) => break,
+            }
+            read += 1;
+        }
+        read
     }
 
     /// The underlying [`Uart16550`], for receiving, interrupts or register

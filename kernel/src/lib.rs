@@ -13,6 +13,7 @@
 extern crate alloc;
 
 pub mod bringup;
+pub mod byte_ring;
 pub mod cmdline;
 pub mod config;
 pub mod heap_size;

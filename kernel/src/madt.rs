@@ -62,6 +62,8 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use drivers::ioapic::{self, IsaOverride, IsaRoute};
+
 /// Length of the ACPI system description table header (ACPI 6.5 §5.2.6).
 pub const SDT_HEADER_LEN: usize = 36;
 /// Length of the fixed part of the MADT: header, Local APIC address, flags.
@@ -249,6 +251,36 @@ impl Madt {
             cpus: &self.cpus,
             state: CpuState::OnlineCapable,
         }
+    }
+
+    /// The ISA (bus 0) interrupt source overrides, as the I/O APIC driver
+    /// takes them. "Conforms to the bus" becomes `None` (the ISA default:
+    /// edge, active high); so does a reserved encoding (`0b10`), which no
+    /// firmware should produce and which has no better reading.
+    pub fn isa_overrides(&self) -> impl Iterator<Item = IsaOverride> + Clone + '_ {
+        self.overrides
+            .iter()
+            .filter(|o| o.bus == 0)
+            .map(|o| IsaOverride {
+                source_irq: o.source_irq,
+                gsi: o.gsi,
+                polarity: match o.polarity {
+                    Polarity::ActiveHigh => Some(ioapic::Polarity::ActiveHigh),
+                    Polarity::ActiveLow => Some(ioapic::Polarity::ActiveLow),
+                    Polarity::BusDefault | Polarity::Reserved => None,
+                },
+                trigger: match o.trigger {
+                    TriggerMode::Edge => Some(ioapic::TriggerMode::Edge),
+                    TriggerMode::Level => Some(ioapic::TriggerMode::Level),
+                    TriggerMode::BusDefault | TriggerMode::Reserved => None,
+                },
+            })
+    }
+
+    /// Where ISA IRQ `irq` arrives ([`ioapic::resolve_isa_irq`] over
+    /// [`Madt::isa_overrides`]).
+    pub fn isa_route(&self, irq: u8) -> IsaRoute {
+        ioapic::resolve_isa_irq(irq, self.isa_overrides())
     }
 }
 
@@ -1346,6 +1378,40 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "MADT length field 4 is impossible (at least 44, at most the 100 bytes mapped)"
+        );
+    }
+
+    /// QEMU's pc/q35 overrides (IRQ 0 → GSI 2; 5, 9, 10, 11 level, active
+    /// high) resolve as the I/O APIC must be programmed for them.
+    #[test]
+    fn isa_irqs_resolve_through_the_tables_overrides() {
+        use drivers::ioapic::{Polarity as Pol, TriggerMode as Trig};
+        let table = qemu_like()
+            .source_override(10, 10, 0b1101)
+            .source_override(11, 11, 0b1101)
+            .raw(vec![2, 10, 1, 4, 20, 0, 0, 0, 0b1111, 0]) // bus 1: ignored
+            .build();
+        let madt = parse(&table, 256).unwrap();
+        assert_eq!(madt.isa_overrides().count(), 5);
+        let route = |irq| {
+            let r = madt.isa_route(irq);
+            (r.gsi, r.polarity, r.trigger, r.overridden)
+        };
+        assert_eq!(route(0), (2, Pol::ActiveHigh, Trig::Edge, true));
+        assert_eq!(route(4), (4, Pol::ActiveHigh, Trig::Edge, false));
+        assert_eq!(route(1), (1, Pol::ActiveHigh, Trig::Edge, false));
+        for irq in [5, 9, 10, 11] {
+            assert_eq!(
+                route(irq),
+                (u32::from(irq), Pol::ActiveHigh, Trig::Level, true)
+            );
+        }
+        // A reserved encoding reads as "conforms".
+        let odd = parse(&Builder::new().source_override(3, 7, 0b1010).build(), 256).unwrap();
+        let r = odd.isa_route(3);
+        assert_eq!(
+            (r.gsi, r.polarity, r.trigger),
+            (7, Pol::ActiveHigh, Trig::Edge)
         );
     }
 }

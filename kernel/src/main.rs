@@ -7,6 +7,7 @@
 //!   3. page tables → frame allocator → heap               ──► [MEM]
 //!   4. TSC calibrated against the PIT, CPUID cross-check   ──► [TIME]
 //!   5. MADT → legacy PICs masked → BSP Local APIC          ──► [SMP] CPUs detected, BSP online
+//!      → I/O APICs mapped, all masked → COM1 RX on IRQ 4  ──► [IOAPIC] …, [SERIAL] COM1 receive on
 //!   6. interrupts on; APs started (INIT-SIPI-SIPI)        ──► [SMP] AP#N online
 //!   7. LAPIC timer measured on the BSP; every CPU ticking ──► [APIC] coreN timer @XHz
 //!   8. test=…  → in-kernel tests, verdict, exit
@@ -47,7 +48,8 @@ use protocol::time::Tsc;
 use x86_64::VirtAddr;
 
 use crate::arch::{
-    acpi, apic, console, gdt, interrupts, lock_hooks, paging, percpu, report, smp, tsc,
+    acpi, apic, console, gdt, interrupts, ioapic, lock_hooks, paging, percpu, report, serial_rx,
+    smp, tsc,
 };
 
 /// What the kernel asks of the bootloader.
@@ -101,6 +103,8 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
 
     let madt = acpi::init(boot_info.rsdp_addr.into_option());
     apic::init_boot_cpu(madt);
+    ioapic::init(madt);
+    serial_rx::init();
     smp::boot_cpu_online();
     x86_64::instructions::interrupts::enable();
     let order = match args.smp_boot {

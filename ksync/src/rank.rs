@@ -43,6 +43,7 @@
 //! |   16 | [`LockRank::HEAP`]          | the kernel heap                            | spin   |
 //! |   20 | [`LockRank::TIMERS`]        | per-core timer lists (timer interrupt)     | irq    |
 //! |   26 | [`LockRank::WAIT_LIST`]     | wait lists of the async primitives         | irq    |
+//! |   28 | [`LockRank::IOAPIC`]        | the I/O APICs' select/data register pairs  | irq    |
 //! |   30 | [`LockRank::CONSOLE`]       | serial console / logger — innermost        | irq    |
 //!
 //! Why this order:
@@ -59,6 +60,10 @@
 //!   only to link or unlink a waiter or to move a value: nothing else is taken
 //!   under them and no waker runs under them, so they sit high, and an
 //!   interrupt handler holding `TIMERS` may still signal one;
+//! - an I/O APIC is programmed through an index/data register pair, so one
+//!   lock covers the pair; nothing is taken under it (no logging, no
+//!   allocation, no waking), and it is IRQ-level so a handler may mask its
+//!   own line: just below `CONSOLE`;
 //! - every lock holder may log, and logging takes the console lock, so
 //!   `CONSOLE` is the highest rank: code holding it takes no other lock (and
 //!   does not allocate).
@@ -121,13 +126,17 @@ impl LockRank {
     /// (`executor::sync` over [`IrqRawMutex`](crate::IrqRawMutex)): held only
     /// to link or unlink a waiter or move a value, never while a waker runs.
     pub const WAIT_LIST: Self = Self::new(26);
+    /// The I/O APICs (IOREGSEL/IOWIN pairs): held only for the register
+    /// accesses of one operation; nothing is taken, logged or allocated
+    /// under it.
+    pub const IOAPIC: Self = Self::new(28);
     /// The serial console and logger: the innermost lock. Everything may log,
     /// so nothing is acquired while it is held.
     pub const CONSOLE: Self = Self::new(30);
 
     /// The named ranks, lowest first (used for `Debug` output, and checked
     /// against the rank tables of the docs by a host test).
-    pub(crate) const NAMED: [(Self, &'static str); 8] = [
+    pub(crate) const NAMED: [(Self, &'static str); 9] = [
         (Self::BRING_UP, "BRING_UP"),
         (Self::IPC, "IPC"),
         (Self::PAGE_TABLES, "PAGE_TABLES"),
@@ -135,6 +144,7 @@ impl LockRank {
         (Self::HEAP, "HEAP"),
         (Self::TIMERS, "TIMERS"),
         (Self::WAIT_LIST, "WAIT_LIST"),
+        (Self::IOAPIC, "IOAPIC"),
         (Self::CONSOLE, "CONSOLE"),
     ];
 

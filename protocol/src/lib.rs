@@ -23,7 +23,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`tag`] | every tag the host looks for |
-//! | [`boot`], [`smp`], [`time`], [`sched`], [`ipc`], [`stats`], [`ktest`], [`fatal`] | the checked lines, by subsystem |
+//! | [`boot`], [`smp`], [`time`], [`sched`], [`ipc`], [`serial`], [`stats`], [`ktest`], [`fatal`] | the checked lines, by subsystem |
 //! | [`stats`] | also the `[STATS]` block, printed as one unit, and a reader that checks it arrived as one |
 //! | [`monitor`] | the kernel monitor: its prompt, command words and `[MON]` answers |
 //! | [`log`] | the form of the kernel's free-text log lines (`[SMP] WARN …`) |
@@ -55,6 +55,7 @@ pub mod ktest;
 pub mod log;
 pub mod monitor;
 pub mod sched;
+pub mod serial;
 pub mod smp;
 pub mod stats;
 pub mod text;
@@ -89,6 +90,8 @@ pub mod tag {
     pub const BURST: &str = "[BURST]";
     /// End of `workload=bench`.
     pub const BENCH: &str = "[BENCH]";
+    /// COM1 input (`serial_rx::tests::rx_echo`).
+    pub const SERIAL: &str = "[SERIAL]";
     /// The statistics block.
     pub const STATS: &str = "[STATS]";
     /// The in-kernel test harness.

@@ -116,6 +116,7 @@ fn kernel(args: &BenchArgs, out: &Path) -> Result<bool> {
         gdb: false,
         extra_qemu_args: Vec::new(),
         echo: false,
+        serial_input: None,
     };
     let report = boot::boot(&artifacts, &spec)?;
     let parsed = output::parse_bench_line(&report.finished.serial);

@@ -11,7 +11,7 @@ use crate::kvm::Accel;
 use crate::output::{self, Verdict};
 use crate::process;
 use crate::qemu::{self, QemuConfig};
-use crate::runner::{self, Finished, Streams};
+use crate::runner::{self, Finished, SerialInput, Streams};
 
 /// Everything that describes one boot.
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct BootSpec {
     pub extra_qemu_args: Vec<String>,
     /// Print the QEMU command and stream the output live.
     pub echo: bool,
+    /// Bytes to type on the guest's COM1 once a given line appears.
+    pub serial_input: Option<SerialInput>,
 }
 
 /// The result of one boot.
@@ -68,6 +70,7 @@ pub fn boot(artifacts: &Artifacts, spec: &BootSpec) -> Result<BootReport> {
     let streams = Streams {
         echo: spec.echo,
         serial_log: Some(dir.serial_log()),
+        input: spec.serial_input.clone(),
     };
     let finished = runner::run(command, spec.timeout, &streams)?;
     let verdict = output::verdict(finished.exit, &finished.serial);

@@ -180,6 +180,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
         gdb: args.gdb,
         extra_qemu_args: args.extra_qemu_args(),
         echo: true,
+        serial_input: None,
     };
     let report = boot::boot(&artifacts, &spec)?;
     println!("[xtask] verdict: {}", report.verdict);

@@ -4,14 +4,16 @@
 //! splits it into lines ([`LineSplitter`]), optionally echoes each line as it arrives
 //! (`cargo xtask run`) and collects them for the verdict; a second thread does the same
 //! for QEMU's own stderr. The main thread waits for QEMU and kills it when the host
-//! timeout expires. QEMU's stdin is `/dev/null`: the kernel reads no input, and QEMU then
-//! leaves the terminal's settings alone, so Ctrl-C reaches both xtask and QEMU.
+//! timeout expires. QEMU's stdin is `/dev/null` unless the run types on the guest's COM1
+//! ([`SerialInput`]: then a pipe, written by the serial reader once the awaited line
+//! arrives); QEMU then leaves the terminal's settings alone, so Ctrl-C reaches both
+//! xtask and QEMU.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,19 @@ pub struct Streams {
     pub echo: bool,
     /// Also write the serial lines to this file.
     pub serial_log: Option<PathBuf>,
+    /// Bytes to type on the guest's COM1, if any.
+    pub input: Option<SerialInput>,
+}
+
+/// Bytes written to QEMU's stdin — the guest's COM1 receive line under
+/// `-serial stdio` — once, right after the first serial line for which `after`
+/// holds (so the kernel is known to be listening).
+#[derive(Debug, Clone)]
+pub struct SerialInput {
+    /// Which serial line to wait for.
+    pub after: fn(&str) -> bool,
+    /// What to send then.
+    pub bytes: Vec<u8>,
 }
 
 /// What a finished QEMU run produced.
@@ -47,8 +62,13 @@ pub struct Finished {
 /// Runs `command` (a QEMU command line) to completion or until `timeout`.
 pub fn run(mut command: Command, timeout: Option<Duration>, streams: &Streams) -> Result<Finished> {
     let started = Instant::now();
+    let stdin = if streams.input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -61,8 +81,17 @@ pub fn run(mut command: Command, timeout: Option<Duration>, streams: &Streams) -
     };
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let serial_reader = spawn_reader(stdout, streams.echo.then_some(Echo::Stdout), serial_log);
-    let stderr_reader = spawn_reader(stderr, streams.echo.then_some(Echo::Stderr), None);
+    let input = match (&streams.input, child.stdin.take()) {
+        (Some(input), Some(pipe)) => Some((input.clone(), pipe)),
+        _ => None,
+    };
+    let serial_reader = spawn_reader(
+        stdout,
+        streams.echo.then_some(Echo::Stdout),
+        serial_log,
+        input,
+    );
+    let stderr_reader = spawn_reader(stderr, streams.echo.then_some(Echo::Stderr), None, None);
     let status = wait_with_timeout(&mut child, timeout)?;
     let elapsed = started.elapsed();
     let exit = match (status, timeout) {
@@ -91,15 +120,19 @@ enum Echo {
     Stderr,
 }
 
-/// Reads `source` to its end on a new thread; returns the lines.
+/// Reads `source` to its end on a new thread; returns the lines. With `input`, writes
+/// its bytes to the pipe after the first line it waits for (a failed write is not an
+/// error here: QEMU may have exited, and the scenario's checks see what arrived).
 fn spawn_reader(
     mut source: impl Read + Send + 'static,
     echo: Option<Echo>,
     mut log: Option<File>,
+    mut input: Option<(SerialInput, ChildStdin)>,
 ) -> JoinHandle<io::Result<Vec<String>>> {
     thread::spawn(move || {
         let mut splitter = LineSplitter::default();
         let mut lines = Vec::new();
+        let mut sent: Option<ChildStdin> = None;
         let mut buffer = [0u8; 4096];
         loop {
             let n = source.read(&mut buffer)?;
@@ -110,9 +143,19 @@ fn spawn_reader(
             };
             for line in new_lines {
                 emit(&line, echo, log.as_mut())?;
+                if input
+                    .as_ref()
+                    .is_some_and(|(input, _)| (input.after)(&line))
+                    && let Some((input, mut pipe)) = input.take()
+                {
+                    let _ = pipe.write_all(&input.bytes).and_then(|()| pipe.flush());
+                    // Keep the pipe open until QEMU exits: EOF is not part of the input.
+                    sent = Some(pipe);
+                }
                 lines.push(line);
             }
             if n == 0 {
+                drop(sent);
                 return Ok(lines);
             }
         }

@@ -13,6 +13,7 @@ use protocol::fatal::{Exception, Panic};
 use protocol::ipc::{IpcResult, IpcStress};
 use protocol::ktest::Ktest;
 use protocol::sched::{Burst, PingPong, Sleep, TaskRan};
+use protocol::serial;
 use protocol::smp::{ApFailed, ApOnline, ApicMode, ApicTimer, LapicMode};
 use protocol::stats::{Counter, StatsTotal};
 use protocol::text::ParseError;
@@ -21,6 +22,7 @@ use protocol::time::Tsc;
 use crate::boot::BootReport;
 use crate::image::{self, Firmware};
 use crate::output::{self, VerdictKind};
+use crate::runner::SerialInput;
 
 /// One boot and what it must show.
 #[derive(Debug)]
@@ -194,6 +196,10 @@ pub enum Expect {
     /// `smp`, every figure, each a positive number (`na` only for the cross-core
     /// figures with one CPU). Presence and format only: no figure is judged.
     BenchLine,
+    /// COM1 input: after `[SERIAL] ready` the host types this line (and `\r`) on
+    /// QEMU's stdin; the kernel must report it back in `[SERIAL] … got=<line>`,
+    /// having counted at least one receive interrupt, every byte and no overflow.
+    SerialEcho(&'static str),
 }
 
 /// Tasks A–D, the default workload.
@@ -720,6 +726,20 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        // COM1 receive: ISA IRQ 4 through the I/O APIC into the kernel's ring.
+        name: "serial-rx",
+        smp: 2,
+        firmware: Firmware::Bios,
+        kernel_args: &[(args::TEST, "serial_rx::tests::rx_echo")],
+        timeout_secs: 60,
+        qemu_args: &[],
+        x2apic: false,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::SerialEcho("hello from the host"),
+        ],
+    },
+    Scenario {
         name: "fail-detect-panic",
         smp: 1,
         firmware: Firmware::Bios,
@@ -858,6 +878,18 @@ pub const SCALE_SCENARIOS: &[Scenario] = &[
 ];
 
 impl Scenario {
+    /// What the host types on the guest's COM1 during the boot, if an expectation
+    /// asks for it ([`Expect::SerialEcho`]).
+    pub fn serial_input(&self) -> Option<SerialInput> {
+        self.expect.iter().find_map(|expect| match expect {
+            Expect::SerialEcho(line) => Some(SerialInput {
+                after: serial::Ready::parse,
+                bytes: format!("{line}\r").into_bytes(),
+            }),
+            _ => None,
+        })
+    }
+
     /// Checks every expectation against a finished boot that took `elapsed` in total.
     pub fn check(&self, report: &BootReport, elapsed: Duration) -> Result<(), String> {
         self.expect
@@ -918,6 +950,7 @@ impl Scenario {
                 check_exception_on_cpu0(*vector, name, lines)
             }
             Expect::BenchLine => check_bench_line(self.smp, lines),
+            Expect::SerialEcho(sent) => check_serial_echo(sent, lines),
             Expect::Within(limit) if elapsed < *limit => Ok(()),
             Expect::Within(limit) => Err(format!(
                 "took {:.1} s, limit {} s",
@@ -1347,6 +1380,21 @@ fn check_panic_on_cpu0(lines: &[String]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{panic}, expected cpu=0"))
+    }
+}
+
+fn check_serial_echo(sent: &str, lines: &[String]) -> Result<(), String> {
+    if !lines.iter().any(|line| serial::Ready::parse(line)) {
+        return Err("no [SERIAL] ready line".to_owned());
+    }
+    let got = output::first(lines, serial::Got::parse).ok_or("no [SERIAL] got= line")??;
+    let typed = sent.len() as u64 + 1;
+    if got.line == sent && got.interrupts > 0 && got.overflowed == 0 && got.bytes >= typed {
+        Ok(())
+    } else {
+        Err(format!(
+            "{got}: expected got={sent} with bytes>={typed}, interrupts>0, overflowed=0"
+        ))
     }
 }
 

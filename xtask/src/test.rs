@@ -431,6 +431,7 @@ impl Session {
             Duration::from_secs(scenario.timeout_secs),
         )?;
         spec.extra_qemu_args = scenario.qemu_args.iter().map(|a| a.to_string()).collect();
+        spec.serial_input = scenario.serial_input();
         let Some(report) = self.boot(&spec) else {
             return Ok(());
         };
@@ -468,6 +469,7 @@ impl Session {
             gdb: false,
             extra_qemu_args: Vec::new(),
             echo: false,
+            serial_input: None,
         })
     }
 

@@ -10,6 +10,8 @@
 mod x86_64;
 
 pub use x86_64::hooks::{set_fatal_hook, set_tick_handler};
+pub use x86_64::serial_rx::serial_rx;
 pub use x86_64::{
-    acpi, apic, clock, console, gdt, interrupts, lock_hooks, paging, percpu, qemu, report, smp, tsc,
+    acpi, apic, clock, console, gdt, interrupts, ioapic, lock_hooks, paging, percpu, qemu, report,
+    serial_rx, smp, tsc,
 };

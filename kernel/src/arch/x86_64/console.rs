@@ -41,6 +41,20 @@ pub fn init() -> Result<(), SerialError> {
     result
 }
 
+/// Turns on COM1's receive interrupt (IER bit 0, OUT2); returns the IER
+/// now in effect, or `None` without a console.
+pub fn enable_rx_interrupt() -> Option<u8> {
+    COM1.get().map(|port| port.lock().enable_rx_interrupt())
+}
+
+/// Reads COM1's waiting received bytes (at most `limit`) into `sink`,
+/// under the console lock; returns how many. `sink` runs under the lock:
+/// it must not log, allocate or take a lock.
+pub fn drain_rx(limit: usize, sink: impl FnMut(u8)) -> usize {
+    COM1.get()
+        .map_or(0, |port| port.lock().drain_rx(limit, sink))
+}
+
 /// Writes formatted text to the console.
 pub fn write(args: fmt::Arguments<'_>) {
     let Some(port) = COM1.get() else { return };

@@ -26,7 +26,7 @@ use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, Pag
 
 use protocol::fatal::{Exception, ExceptionDetail};
 
-use super::{apic, extable, gdt, hooks, percpu};
+use super::{apic, extable, gdt, hooks, percpu, serial_rx};
 
 /// The kernel's interrupt vectors.
 ///
@@ -39,6 +39,9 @@ pub mod vector {
     pub const DOUBLE_FAULT: u8 = 8;
     /// Local APIC timer: the scheduler tick.
     pub const TIMER: u8 = 0x20;
+    /// COM1's receive interrupt: ISA IRQ 4 through the I/O APIC. Device
+    /// interrupts sit in the timer's priority class, below the IPIs.
+    pub const COM1: u8 = 0x24;
     /// RESCHEDULE IPI: "your run queue has work".
     pub const RESCHEDULE: u8 = 0x30;
     /// The doorbell of `smp::run_on`: wakes the target's idle loop, which
@@ -183,6 +186,12 @@ extern "x86-interrupt" fn reschedule_ipi(_frame: InterruptStackFrame) {
     });
 }
 
+/// COM1 received data: drain the UART, EOI, wake the reader
+/// (`serial_rx::on_interrupt`).
+extern "x86-interrupt" fn com1(_frame: InterruptStackFrame) {
+    in_interrupt(|_, _| serial_rx::on_interrupt());
+}
+
 /// Spurious interrupts (Local APIC or legacy PIC) get no EOI (SDM Vol. 3A
 /// §11.9; 8259A datasheet: a spurious IRQ 7 has no in-service bit to clear).
 extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {
@@ -273,6 +282,7 @@ fn build_idt() -> InterruptDescriptorTable {
         .set_handler_fn(vmm_communication);
     idt.security_exception.set_handler_fn(security);
     idt[vector::TIMER].set_handler_fn(timer_tick);
+    idt[vector::COM1].set_handler_fn(com1);
     idt[vector::RESCHEDULE].set_handler_fn(reschedule_ipi);
     idt[vector::CALL].set_handler_fn(counted_ipi);
     idt[vector::PING].set_handler_fn(counted_ipi);
