@@ -41,6 +41,24 @@ pub mod cmd {
     pub const ALL: [&str; 8] = [HELP, CPUS, TASKS, STATS, SPAWN, PING, IPC, QUIT];
 }
 
+/// The monitor is listening: `[MON] ready, type help` (once, when it has
+/// found the serial service).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ready;
+
+impl fmt::Display for Ready {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{MON} ready, type {}", cmd::HELP)
+    }
+}
+
+impl Ready {
+    /// Whether `line` is the ready line.
+    pub fn parse(line: &str) -> bool {
+        tagged(line, MON).is_some_and(|rest| rest.starts_with("ready"))
+    }
+}
+
 /// The last line of a command's answer: `[MON] ok cmd=NAME` or
 /// `[MON] error cmd=NAME reason=TEXT` (`NAME` is `?` for a line that named
 /// no command; `TEXT` runs to the end of the line).
@@ -149,7 +167,84 @@ crate::numbers_line!(
     }
 );
 
-crate::report!(['a] Done<'a>, [] CpuLine, [] TasksLine, [] Spawned, [] Ping);
+/// The answer to `help`:
+/// `[MON] help commands=help,cpus,tasks,stats,spawn N,ping CPU,ipc,quit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Help;
+
+impl fmt::Display for Help {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{MON} help commands=")?;
+        for (i, word) in cmd::ALL.iter().enumerate() {
+            let arg = match *word {
+                cmd::SPAWN => " N",
+                cmd::PING => " CPU",
+                _ => "",
+            };
+            let comma = if i == 0 { "" } else { "," };
+            write!(f, "{comma}{word}{arg}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Help {
+    /// The command words the line lists: `None` for any line but
+    /// `[MON] help …`.
+    pub fn parse(line: &str) -> Option<Result<impl Iterator<Item = &str>, ParseError>> {
+        let rest = tagged(line, MON)?.strip_prefix("help ")?;
+        Some(
+            rest.strip_prefix("commands=")
+                .ok_or(ParseError::Missing("commands"))
+                .map(|list| {
+                    list.split(',')
+                        .map(|entry| entry.split(' ').next().unwrap_or(entry))
+                }),
+        )
+    }
+}
+
+/// One entry of the name service, for `ipc`:
+/// `[MON] name name=echo.1 type=ipc::call::Request<u64, u64>` (the type runs
+/// to the end of the line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameLine<'a> {
+    /// The registered name.
+    pub name: &'a str,
+    /// The type of the messages its port carries.
+    pub type_name: &'a str,
+}
+
+impl<'a> NameLine<'a> {
+    /// Parses the line: `None` for any line but `[MON] name …`.
+    pub fn parse(line: &'a str) -> Option<Result<Self, ParseError>> {
+        let rest = tagged(line, MON)?.strip_prefix("name ")?;
+        Some((|| {
+            let name = Fields::new(rest).str("name")?;
+            let (_, type_name) = rest
+                .split_once(" type=")
+                .ok_or(ParseError::Missing("type"))?;
+            Ok(Self { name, type_name })
+        })())
+    }
+}
+
+impl fmt::Display for NameLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{MON} name name={} type={}", self.name, self.type_name)
+    }
+}
+
+crate::report!(
+    [] Ready,
+    ['a] Done<'a>,
+    [] CpuLine,
+    [] TasksLine,
+    [] Spawned,
+    [] Ping,
+    [] Help,
+    ['a] NameLine<'a>,
+);
 
 #[cfg(test)]
 mod tests {
@@ -192,6 +287,26 @@ mod tests {
         assert_eq!(TasksLine::parse(&tasks.to_string()), Some(Ok(tasks)));
         // `[MON] cpu` is not `[MON] cpus…`-anything else.
         assert_eq!(CpuLine::parse("[MON] spawned count=1 live_tasks=2"), None);
+    }
+
+    #[test]
+    fn help_lists_every_command() {
+        let line = Help.to_string();
+        assert_eq!(
+            line,
+            "[MON] help commands=help,cpus,tasks,stats,spawn N,ping CPU,ipc,quit"
+        );
+        let words: Vec<&str> = Help::parse(&line).unwrap().unwrap().collect();
+        assert_eq!(words, cmd::ALL);
+    }
+
+    #[test]
+    fn name_lines_round_trip() {
+        let line = NameLine {
+            name: "echo.1",
+            type_name: "ipc::call::Request<u64, u64>",
+        };
+        assert_eq!(NameLine::parse(&line.to_string()), Some(Ok(line)));
     }
 
     #[test]

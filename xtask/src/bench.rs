@@ -117,6 +117,7 @@ fn kernel(args: &BenchArgs, out: &Path) -> Result<bool> {
         extra_qemu_args: Vec::new(),
         echo: false,
         serial_input: None,
+        keyboard: false,
     };
     let report = boot::boot(&artifacts, &spec)?;
     let parsed = output::parse_bench_line(&report.finished.serial);

@@ -36,6 +36,8 @@ pub struct BootSpec {
     pub echo: bool,
     /// Bytes to type on the guest's COM1 once a given line appears.
     pub serial_input: Option<SerialInput>,
+    /// Pass a terminal's keystrokes to the guest's COM1 (`cargo xtask run`).
+    pub keyboard: bool,
 }
 
 /// The result of one boot.
@@ -71,6 +73,7 @@ pub fn boot(artifacts: &Artifacts, spec: &BootSpec) -> Result<BootReport> {
         echo: spec.echo,
         serial_log: Some(dir.serial_log()),
         input: spec.serial_input.clone(),
+        keyboard: spec.keyboard,
     };
     let finished = runner::run(command, spec.timeout, &streams)?;
     let verdict = output::verdict(finished.exit, &finished.serial);

@@ -86,7 +86,13 @@ pub fn clean_line(raw: &[u8]) -> String {
             c => out.push(c),
         }
     }
-    out.trim_end().to_owned()
+    // The kernel monitor's prompt has no line end: whatever is printed after
+    // it shares its line. It is no part of any line the host reads.
+    let mut line = out.trim_end();
+    while let Some(rest) = line.strip_prefix(protocol::monitor::PROMPT) {
+        line = rest;
+    }
+    line.to_owned()
 }
 
 /// Skips the rest of an escape sequence whose `ESC` was just read.
@@ -554,6 +560,10 @@ mod tests {
         assert_eq!(clean_line(b"a\x07b\xffc\x1bcd  "), "ab\u{fffd}cd");
         assert_eq!(clean_line(b"\x1b[1;31m[BOOT]\x1b[0m x"), "[BOOT] x");
         assert_eq!(clean_line(b"\x1b["), "");
+        assert_eq!(
+            clean_line(b"kmon> kmon> [STATS] total x=1"),
+            "[STATS] total x=1"
+        );
     }
 
     fn cpu_line(cpu: u32) -> String {

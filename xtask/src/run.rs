@@ -181,6 +181,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
         extra_qemu_args: args.extra_qemu_args(),
         echo: true,
         serial_input: None,
+        keyboard: true,
     };
     let report = boot::boot(&artifacts, &spec)?;
     println!("[xtask] verdict: {}", report.verdict);

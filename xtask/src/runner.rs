@@ -4,7 +4,8 @@
 //! splits it into lines ([`LineSplitter`]), optionally echoes each line as it arrives
 //! (`cargo xtask run`) and collects them for the verdict; a second thread does the same
 //! for QEMU's own stderr. The main thread waits for QEMU and kills it when the host
-//! timeout expires. QEMU's stdin is `/dev/null` unless the run types on the guest's COM1
+//! timeout expires. QEMU's stdin is `/dev/null` unless `cargo xtask run` hands it the
+//! terminal ([`Streams::keyboard`]) or the run types on the guest's COM1
 //! ([`SerialInput`]: then a pipe, written by the serial reader once the awaited line
 //! arrives); QEMU then leaves the terminal's settings alone, so Ctrl-C reaches both
 //! xtask and QEMU.
@@ -33,17 +34,38 @@ pub struct Streams {
     pub serial_log: Option<PathBuf>,
     /// Bytes to type on the guest's COM1, if any.
     pub input: Option<SerialInput>,
+    /// Without `input`: hand QEMU this process's stdin, so that what a person
+    /// types (or pipes in) reaches the guest's COM1 (the kernel monitor).
+    /// Otherwise QEMU's stdin is `/dev/null`.
+    pub keyboard: bool,
 }
 
-/// Bytes written to QEMU's stdin — the guest's COM1 receive line under
-/// `-serial stdio` — once, right after the first serial line for which `after`
-/// holds (so the kernel is known to be listening).
+/// A script typed on QEMU's stdin — the guest's COM1 receive line under
+/// `-serial stdio` — step by step: each step's bytes go out right after the
+/// first serial line (following the previous step) for which its `after`
+/// holds, so the kernel is known to be listening, or done with the last one.
 #[derive(Debug, Clone)]
 pub struct SerialInput {
+    /// The steps, in order.
+    pub steps: Vec<InputStep>,
+}
+
+/// One step of a [`SerialInput`].
+#[derive(Debug, Clone)]
+pub struct InputStep {
     /// Which serial line to wait for.
     pub after: fn(&str) -> bool,
     /// What to send then.
     pub bytes: Vec<u8>,
+}
+
+impl SerialInput {
+    /// A one-step script.
+    pub fn once(after: fn(&str) -> bool, bytes: Vec<u8>) -> Self {
+        Self {
+            steps: vec![InputStep { after, bytes }],
+        }
+    }
 }
 
 /// What a finished QEMU run produced.
@@ -64,6 +86,8 @@ pub fn run(mut command: Command, timeout: Option<Duration>, streams: &Streams) -
     let started = Instant::now();
     let stdin = if streams.input.is_some() {
         Stdio::piped()
+    } else if streams.keyboard {
+        Stdio::inherit()
     } else {
         Stdio::null()
     };
@@ -121,7 +145,7 @@ enum Echo {
 }
 
 /// Reads `source` to its end on a new thread; returns the lines. With `input`, writes
-/// its bytes to the pipe after the first line it waits for (a failed write is not an
+/// each step's bytes to the pipe after the line it waits for (a failed write is not an
 /// error here: QEMU may have exited, and the scenario's checks see what arrived).
 fn spawn_reader(
     mut source: impl Read + Send + 'static,
@@ -132,7 +156,7 @@ fn spawn_reader(
     thread::spawn(move || {
         let mut splitter = LineSplitter::default();
         let mut lines = Vec::new();
-        let mut sent: Option<ChildStdin> = None;
+        let mut next_step = 0;
         let mut buffer = [0u8; 4096];
         loop {
             let n = source.read(&mut buffer)?;
@@ -143,19 +167,18 @@ fn spawn_reader(
             };
             for line in new_lines {
                 emit(&line, echo, log.as_mut())?;
-                if input
-                    .as_ref()
-                    .is_some_and(|(input, _)| (input.after)(&line))
-                    && let Some((input, mut pipe)) = input.take()
+                if let Some((script, pipe)) = input.as_mut()
+                    && let Some(step) = script.steps.get(next_step)
+                    && (step.after)(&line)
                 {
-                    let _ = pipe.write_all(&input.bytes).and_then(|()| pipe.flush());
-                    // Keep the pipe open until QEMU exits: EOF is not part of the input.
-                    sent = Some(pipe);
+                    let _ = pipe.write_all(&step.bytes).and_then(|()| pipe.flush());
+                    next_step += 1;
                 }
                 lines.push(line);
             }
             if n == 0 {
-                drop(sent);
+                // The pipe stays open until QEMU exits: EOF is not part of the input.
+                drop(input);
                 return Ok(lines);
             }
         }

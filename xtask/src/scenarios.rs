@@ -12,6 +12,7 @@ use protocol::boot::{ArgWarning, Boot, BootMode};
 use protocol::fatal::{Exception, Panic};
 use protocol::ipc::{IpcResult, IpcStress};
 use protocol::ktest::Ktest;
+use protocol::monitor::{self, CpuLine, Done, NameLine, Spawned, TasksLine};
 use protocol::sched::{Burst, PingPong, Sleep, TaskRan};
 use protocol::serial;
 use protocol::smp::{ApFailed, ApOnline, ApicMode, ApicTimer, LapicMode};
@@ -22,7 +23,7 @@ use protocol::time::Tsc;
 use crate::boot::BootReport;
 use crate::image::{self, Firmware};
 use crate::output::{self, VerdictKind};
-use crate::runner::SerialInput;
+use crate::runner::{InputStep, SerialInput};
 
 /// One boot and what it must show.
 #[derive(Debug)]
@@ -200,6 +201,30 @@ pub enum Expect {
     /// QEMU's stdin; the kernel must report it back in `[SERIAL] … got=<line>`,
     /// having counted at least one receive interrupt, every byte and no overflow.
     SerialEcho(&'static str),
+    /// The kernel monitor, driven through COM1: after `[MON] ready` the host
+    /// types [`MONITOR_SCRIPT`]'s commands one by one, each once the previous
+    /// one's `[MON] ok|error` line has come, and checks every answer
+    /// ([`check_monitor_session`]); `quit` must end the run.
+    MonitorSession,
+}
+
+/// The commands of [`Expect::MonitorSession`], in order, and the `[MON]`
+/// done line each one must end with (`?` for the junk line, an error).
+const MONITOR_SCRIPT: &[(&str, &str)] = &[
+    (monitor::cmd::HELP, monitor::cmd::HELP),
+    (monitor::cmd::CPUS, monitor::cmd::CPUS),
+    ("spawn 100", monitor::cmd::SPAWN),
+    (monitor::cmd::TASKS, monitor::cmd::TASKS),
+    ("ping 1", monitor::cmd::PING),
+    (monitor::cmd::IPC, monitor::cmd::IPC),
+    (monitor::cmd::STATS, monitor::cmd::STATS),
+    ("frobnicate now", "?"),
+    (monitor::cmd::QUIT, monitor::cmd::QUIT),
+];
+
+/// Whether `line` is a `[MON] ok` or `[MON] error` line.
+fn monitor_done(line: &str) -> bool {
+    matches!(Done::parse(line), Some(Ok(_)))
 }
 
 /// Tasks A–D, the default workload.
@@ -740,6 +765,22 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        // The kernel monitor, typed at through COM1: each command's answer,
+        // a junk line's error, and `quit` ending the run with success.
+        name: "monitor-session",
+        smp: 2,
+        firmware: Firmware::Bios,
+        kernel_args: &[],
+        timeout_secs: 90,
+        qemu_args: &[],
+        x2apic: false,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::MonitorSession,
+            Expect::EveryCpuAccountedFor,
+        ],
+    },
+    Scenario {
         name: "fail-detect-panic",
         smp: 1,
         firmware: Firmware::Bios,
@@ -882,9 +923,23 @@ impl Scenario {
     /// asks for it ([`Expect::SerialEcho`]).
     pub fn serial_input(&self) -> Option<SerialInput> {
         self.expect.iter().find_map(|expect| match expect {
-            Expect::SerialEcho(line) => Some(SerialInput {
-                after: serial::Ready::parse,
-                bytes: format!("{line}\r").into_bytes(),
+            Expect::SerialEcho(line) => Some(SerialInput::once(
+                serial::Ready::parse,
+                format!("{line}\r").into_bytes(),
+            )),
+            Expect::MonitorSession => Some(SerialInput {
+                steps: MONITOR_SCRIPT
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (typed, _))| InputStep {
+                        after: if i == 0 {
+                            monitor::Ready::parse
+                        } else {
+                            monitor_done
+                        },
+                        bytes: format!("{typed}\r").into_bytes(),
+                    })
+                    .collect(),
             }),
             _ => None,
         })
@@ -951,6 +1006,7 @@ impl Scenario {
             }
             Expect::BenchLine => check_bench_line(self.smp, lines),
             Expect::SerialEcho(sent) => check_serial_echo(sent, lines),
+            Expect::MonitorSession => check_monitor_session(self.smp, lines),
             Expect::Within(limit) if elapsed < *limit => Ok(()),
             Expect::Within(limit) => Err(format!(
                 "took {:.1} s, limit {} s",
@@ -1323,6 +1379,79 @@ fn check_result<'a, T: std::fmt::Debug>(
         Some(line) if accept(line) => Ok(()),
         Some(line) => Err(format!("{line:?}, expected {what}")),
     }
+}
+
+/// The answers of [`MONITOR_SCRIPT`]: one done line per command, in order;
+/// `help` lists every command; `cpus` and `tasks` one line per CPU; `spawn
+/// 100` 100 tasks, which `tasks` then shows at low priority; `ping 1` a round
+/// trip to CPU 1; `ipc` the echo and serial services; the junk line an
+/// unknown-command error.
+fn check_monitor_session(smp: u16, lines: &[String]) -> Result<(), String> {
+    let (done, malformed) = output::all(lines, Done::parse);
+    if let Some(line) = malformed.first() {
+        return Err(format!("malformed line: {line}"));
+    }
+    let order: Vec<&str> = done
+        .iter()
+        .map(|d| match d {
+            Done::Ok { cmd } | Done::Error { cmd, .. } => *cmd,
+        })
+        .collect();
+    let expected: Vec<&str> = MONITOR_SCRIPT.iter().map(|(_, cmd)| *cmd).collect();
+    if order != expected {
+        return Err(format!("monitor answered {order:?}, expected {expected:?}"));
+    }
+    match done.iter().find(|d| matches!(d, Done::Error { .. })) {
+        Some(Done::Error { cmd: "?", reason })
+            if reason.contains("unknown command 'frobnicate'") => {}
+        other => return Err(format!("the junk line got {other:?}")),
+    }
+    if done
+        .iter()
+        .filter(|d| matches!(d, Done::Error { .. }))
+        .count()
+        != 1
+    {
+        return Err(format!("errors for good commands: {done:?}"));
+    }
+    let help: Vec<&str> = lines
+        .iter()
+        .find_map(|line| monitor::Help::parse(line))
+        .ok_or("no [MON] help line")?
+        .map_err(|why| why.to_string())?
+        .collect();
+    if help != monitor::cmd::ALL {
+        return Err(format!("help lists {help:?}"));
+    }
+    let (cpus, _) = output::all(lines, CpuLine::parse);
+    let indices: Vec<u64> = cpus.iter().map(|c| c.index).collect();
+    if indices != (0..u64::from(smp)).collect::<Vec<_>>() || cpus.iter().any(|c| c.idle_pct > 100) {
+        return Err(format!("cpus answered {cpus:?}"));
+    }
+    let (spawned, _) = output::all(lines, Spawned::parse);
+    match spawned.as_slice() {
+        [s] if s.count == 100 && s.live_tasks >= 100 => {}
+        other => return Err(format!("spawn 100 answered {other:?}")),
+    }
+    let (tasks, _) = output::all(lines, TasksLine::parse);
+    let low: u64 = tasks.iter().map(|t| t.live_low).sum();
+    if tasks.len() != usize::from(smp) || low < 100 {
+        return Err(format!(
+            "tasks answered {tasks:?} (expected {smp} lines, >= 100 low-priority tasks)"
+        ));
+    }
+    let (pings, _) = output::all(lines, monitor::Ping::parse);
+    match pings.as_slice() {
+        [p] if p.cpu == 1 && p.rtt_cycles > 0 => {}
+        other => return Err(format!("ping 1 answered {other:?}")),
+    }
+    let (names, _) = output::all(lines, NameLine::parse);
+    for wanted in ["echo.0", "echo.1", "serial"] {
+        if !names.iter().any(|n| n.name == wanted) {
+            return Err(format!("ipc does not list {wanted}: {names:?}"));
+        }
+    }
+    Ok(())
 }
 
 fn check_ktest_passed(name: &str, lines: &[String]) -> Result<(), String> {

@@ -470,6 +470,7 @@ impl Session {
             extra_qemu_args: Vec::new(),
             echo: false,
             serial_input: None,
+            keyboard: false,
         })
     }
 

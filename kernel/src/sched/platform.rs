@@ -12,7 +12,7 @@ use executor::{CoreId, Platform};
 use x86_64::instructions::interrupts;
 
 use crate::arch::interrupts::vector;
-use crate::arch::{apic, percpu};
+use crate::arch::{apic, percpu, tsc};
 use crate::config::MAX_CPUS;
 use crate::time;
 
@@ -79,7 +79,9 @@ impl Platform for KernelPlatform {
             // arrive between it and `hlt`, so a wake-up IPI sent after the
             // check above is either pending (and ends the `hlt` at once) or
             // arrives during it.
+            let start = tsc::read();
             interrupts::enable_and_hlt();
+            percpu::this_cpu().count_idle_cycles(tsc::read() - start);
         } else {
             interrupts::enable();
         }

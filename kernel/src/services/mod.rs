@@ -4,6 +4,8 @@
 //! | service | name | what |
 //! | --- | --- | --- |
 //! | [`echo`] | `echo.N` per CPU N | answers each request with its body (round trips) |
+//! | [`serial`] | `serial` | the lines typed on COM1 (`read_line`), with echo and editing |
+//! | [`monitor`] | — | reads commands from `serial`, answers on the console |
 //!
 //! This layer sits between `sched`, whose executor it spawns onto, and the
 //! workloads that use it (ADR 0004). [`start`] registers the IPC counters
@@ -11,6 +13,8 @@
 
 pub mod echo;
 pub mod ipc;
+pub mod monitor;
+pub mod serial;
 
 use executor::Executor;
 
@@ -23,4 +27,6 @@ type Exec = &'static Executor<KernelPlatform>;
 pub fn start(executor: Exec) {
     ipc::init();
     echo::start(executor);
+    serial::start(executor);
+    monitor::start(executor);
 }

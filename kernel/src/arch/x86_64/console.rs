@@ -62,6 +62,13 @@ pub fn write(args: fmt::Arguments<'_>) {
     let _ = port.lock().write_fmt(args);
 }
 
+/// Writes `bytes` as they are (no newline translation): the echo of what a
+/// person types, and the monitor's prompt, which has no line end.
+pub fn write_raw(bytes: &[u8]) {
+    let Some(port) = COM1.get() else { return };
+    port.lock().write_raw(bytes);
+}
+
 /// Writes formatted text on a fatal path, breaking the console lock if
 /// its holder does not release it soon.
 pub fn emergency(args: fmt::Arguments<'_>) {

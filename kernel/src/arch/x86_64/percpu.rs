@@ -89,6 +89,7 @@ pub struct Counters {
     ipi_received: AtomicU64,
     resched_ipis: AtomicU64,
     spurious_interrupts: AtomicU64,
+    idle_cycles: AtomicU64,
 }
 
 impl Counters {
@@ -98,7 +99,14 @@ impl Counters {
             ipi_received: AtomicU64::new(0),
             resched_ipis: AtomicU64::new(0),
             spurious_interrupts: AtomicU64::new(0),
+            idle_cycles: AtomicU64::new(0),
         }
+    }
+
+    /// TSC cycles the CPU's executor spent halted (from `sti; hlt` to the
+    /// return of the interrupt that ended it).
+    pub fn idle_cycles(&self) -> u64 {
+        self.idle_cycles.load(Ordering::Relaxed)
     }
 
     /// IPIs this CPU sent.
@@ -414,6 +422,13 @@ impl ThisCpu {
     /// Counts an IPI this CPU is about to send.
     pub fn count_ipi_sent(&self) {
         self.counters.ipi_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `cycles` halted to this CPU's idle time.
+    pub fn count_idle_cycles(&self, cycles: u64) {
+        // Only this CPU writes its counter: a load and a store.
+        let idle = &self.counters.idle_cycles;
+        idle.store(idle.load(Ordering::Relaxed) + cycles, Ordering::Relaxed);
     }
 
     /// Takes back [`Self::count_ipi_sent`] for an IPI that was not sent.
