@@ -82,7 +82,8 @@ crate::numbers_line!(
         ran,
         /// Tasks that ran exactly once.
         once,
-        /// Live tasks besides the driver once all ran (0: all freed).
+        /// Live tasks besides those alive when the burst began (the driver, the
+        /// kernel services) once all ran (0: all freed).
         live_tasks,
         /// Time to spawn them all.
         spawn_ms,

@@ -208,18 +208,22 @@ pub enum Expect {
     MonitorSession,
 }
 
-/// The commands of [`Expect::MonitorSession`], in order, and the `[MON]`
-/// done line each one must end with (`?` for the junk line, an error).
-const MONITOR_SCRIPT: &[(&str, &str)] = &[
-    (monitor::cmd::HELP, monitor::cmd::HELP),
-    (monitor::cmd::CPUS, monitor::cmd::CPUS),
-    ("spawn 100", monitor::cmd::SPAWN),
-    (monitor::cmd::TASKS, monitor::cmd::TASKS),
-    ("ping 1", monitor::cmd::PING),
-    (monitor::cmd::IPC, monitor::cmd::IPC),
-    (monitor::cmd::STATS, monitor::cmd::STATS),
-    ("frobnicate now", "?"),
-    (monitor::cmd::QUIT, monitor::cmd::QUIT),
+/// The lines of [`Expect::MonitorSession`], in order, and the `[MON]` done
+/// line each one must end with (`?`: an error that names no command). Among
+/// them three bad ones: a junk command, bytes that are not UTF-8, and a
+/// 2000-byte line; the monitor must answer each with an error and go on.
+const MONITOR_SCRIPT: &[(&[u8], &str)] = &[
+    (b"help", monitor::cmd::HELP),
+    (b"cpus", monitor::cmd::CPUS),
+    (b"spawn 100", monitor::cmd::SPAWN),
+    (b"tasks", monitor::cmd::TASKS),
+    (b"ping 1", monitor::cmd::PING),
+    (b"ipc", monitor::cmd::IPC),
+    (b"stats", monitor::cmd::STATS),
+    (b"frobnicate now", "?"),
+    (b"\xff\xfe ping", "?"),
+    (&[b'x'; 2000], "?"),
+    (b"quit", monitor::cmd::QUIT),
 ];
 
 /// Whether `line` is a `[MON] ok` or `[MON] error` line.
@@ -937,7 +941,7 @@ impl Scenario {
                         } else {
                             monitor_done
                         },
-                        bytes: format!("{typed}\r").into_bytes(),
+                        bytes: [*typed, b"\r"].concat(),
                     })
                     .collect(),
             }),
@@ -1401,18 +1405,27 @@ fn check_monitor_session(smp: u16, lines: &[String]) -> Result<(), String> {
     if order != expected {
         return Err(format!("monitor answered {order:?}, expected {expected:?}"));
     }
-    match done.iter().find(|d| matches!(d, Done::Error { .. })) {
-        Some(Done::Error { cmd: "?", reason })
-            if reason.contains("unknown command 'frobnicate'") => {}
-        other => return Err(format!("the junk line got {other:?}")),
-    }
-    if done
+    let errors: Vec<&str> = done
         .iter()
-        .filter(|d| matches!(d, Done::Error { .. }))
-        .count()
-        != 1
+        .filter_map(|d| match d {
+            Done::Error { reason, .. } => Some(*reason),
+            Done::Ok { .. } => None,
+        })
+        .collect();
+    let expected_errors = [
+        "unknown command 'frobnicate'",
+        "not UTF-8",
+        "line of 2000 bytes dropped",
+    ];
+    if errors.len() != expected_errors.len()
+        || !errors
+            .iter()
+            .zip(expected_errors)
+            .all(|(reason, wanted)| reason.contains(wanted))
     {
-        return Err(format!("errors for good commands: {done:?}"));
+        return Err(format!(
+            "errors {errors:?}, expected ones saying {expected_errors:?}"
+        ));
     }
     let help: Vec<&str> = lines
         .iter()
@@ -1831,6 +1844,121 @@ mod tests {
             run(1)
                 .unwrap_err()
                 .contains("IPC books do not balance: sum ipc_sent=5")
+        );
+    }
+
+    /// A transcript of [`MONITOR_SCRIPT`] as a good kernel answers it.
+    fn monitor_transcript() -> Vec<String> {
+        let mut lines = vec![monitor::Ready.to_string()];
+        let ok = |cmd| Done::Ok { cmd }.to_string();
+        lines.push(monitor::Help.to_string());
+        lines.push(ok("help"));
+        for index in 0..2 {
+            lines.push(
+                CpuLine {
+                    index,
+                    apic_id: index,
+                    ticks: 5,
+                    idle_pct: 40,
+                }
+                .to_string(),
+            );
+        }
+        lines.push(ok("cpus"));
+        lines.push(
+            Spawned {
+                count: 100,
+                live_tasks: 108,
+            }
+            .to_string(),
+        );
+        lines.push(ok("spawn"));
+        for core in 0..2 {
+            lines.push(
+                TasksLine {
+                    core,
+                    live_high: 2,
+                    live_normal: 1,
+                    live_low: 50,
+                    running: 1,
+                    queued: 50,
+                    waiting: 2,
+                }
+                .to_string(),
+            );
+        }
+        lines.push(ok("tasks"));
+        lines.push(
+            monitor::Ping {
+                cpu: 1,
+                rtt_us: 9,
+                rtt_cycles: 9000,
+            }
+            .to_string(),
+        );
+        lines.push(ok("ping"));
+        for name in ["echo.0", "echo.1", "serial"] {
+            lines.push(
+                NameLine {
+                    name,
+                    type_name: "T",
+                }
+                .to_string(),
+            );
+        }
+        lines.push(ok("ipc"));
+        lines.push(ok("stats"));
+        for reason in [
+            "unknown command 'frobnicate' (try help)",
+            "line dropped: not UTF-8",
+            "line of 2000 bytes dropped (at most 80)",
+        ] {
+            lines.push(Done::Error { cmd: "?", reason }.to_string());
+        }
+        lines.push(ok("quit"));
+        lines
+    }
+
+    #[test]
+    fn a_monitor_session_is_checked_answer_by_answer() {
+        let good = monitor_transcript();
+        assert_eq!(check_monitor_session(2, &good), Ok(()));
+        // The not-UTF-8 line answered as if it were fine.
+        let lenient: Vec<String> = good
+            .iter()
+            .map(|l| l.replace("reason=line dropped: not UTF-8", "reason=ok"))
+            .collect();
+        assert!(
+            check_monitor_session(2, &lenient)
+                .unwrap_err()
+                .contains("not UTF-8")
+        );
+        // An answer missing: no `ok cmd=tasks`.
+        let short: Vec<String> = good
+            .iter()
+            .filter(|l| *l != "[MON] ok cmd=tasks")
+            .cloned()
+            .collect();
+        assert!(
+            check_monitor_session(2, &short)
+                .unwrap_err()
+                .contains("monitor answered")
+        );
+        // Too few spawned tasks shown by `tasks`.
+        let lost: Vec<String> = good
+            .iter()
+            .map(|l| l.replace("live_low=50", "live_low=10"))
+            .collect();
+        assert!(
+            check_monitor_session(2, &lost)
+                .unwrap_err()
+                .contains("low-priority")
+        );
+        // One CPU missing from `cpus`.
+        assert!(
+            check_monitor_session(3, &good)
+                .unwrap_err()
+                .contains("cpus answered")
         );
     }
 

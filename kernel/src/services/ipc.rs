@@ -10,7 +10,11 @@
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use ipc::{IpcCounters, Names};
+use core::time::Duration;
+
+use ipc::{IpcCounters, LookupError, Names, SendRight};
+
+use super::Exec;
 use kernel::config::MAX_CPUS;
 
 use crate::arch::percpu;
@@ -34,6 +38,31 @@ static BOOKS: [CpuBooks; MAX_CPUS] = [const {
         dropped: AtomicU64::new(0),
     }
 }; MAX_CPUS];
+
+/// Why [`lookup_within`] found no service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LookupFailed {
+    /// Nothing registered the name in time.
+    TimedOut,
+    /// The name carries messages of another type.
+    Lookup(LookupError),
+}
+
+/// Looks `name` up in [`NAMES`], waiting at most `within` for a service to
+/// register it.
+///
+/// # Errors
+/// [`LookupFailed`]: the time ran out, or the name has another type.
+pub async fn lookup_within<T: Send + 'static>(
+    executor: Exec,
+    name: &str,
+    within: Duration,
+) -> Result<SendRight<T>, LookupFailed> {
+    match executor.timeout(within, NAMES.lookup::<T>(name)).await {
+        Ok(found) => found.map_err(LookupFailed::Lookup),
+        Err(_elapsed) => Err(LookupFailed::TimedOut),
+    }
+}
 
 /// The books of the calling CPU.
 fn here() -> &'static CpuBooks {

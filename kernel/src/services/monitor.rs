@@ -11,6 +11,7 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use executor::{CoreId, Priority, yield_now};
 use kernel::monitor::{Command, PROMPT};
@@ -18,10 +19,13 @@ use protocol::monitor::{CpuLine, Done, Help, NameLine, Ping, Ready, Spawned, Tas
 
 use super::Exec;
 use super::echo;
-use super::ipc::NAMES;
+use super::ipc::{NAMES, lookup_within};
 use super::serial::{self, ReadLine};
 use crate::arch::{console, percpu, report, smp, tsc};
 use crate::{stats, time, verdict};
+
+/// How long the monitor waits for the serial service to register.
+const SERIAL_WAIT: Duration = Duration::from_secs(5);
 
 /// Starts the monitor; it waits for the serial service to appear.
 pub fn start(executor: Exec) {
@@ -36,9 +40,12 @@ struct IdleMark {
 }
 
 async fn run(executor: Exec) {
-    let Ok(serial) = NAMES.lookup::<ReadLine>(serial::NAME).await else {
-        log::error!(target: "MON", "the serial service has the wrong type: no monitor");
-        return;
+    let serial = match lookup_within::<ReadLine>(executor, serial::NAME, SERIAL_WAIT).await {
+        Ok(serial) => serial,
+        Err(why) => {
+            log::warn!(target: "MON", "no serial service ({why:?}): no monitor");
+            return;
+        }
     };
     report::line(&Ready);
     let mut marks: Vec<IdleMark> = Vec::new();
