@@ -9,6 +9,13 @@
 //! frame onto the overflowing stack, the CPU escalates to a double fault, and
 //! the double fault runs on its own IST stack.
 //!
+//! The GDT also holds the user segments, in the order `syscall`/`sysret`
+//! need (SDM Vol. 3A §5.8.8; the `STAR` MSR, [`super::user`]): kernel code
+//! (0x08) and kernel data = code + 8 (0x10), then user data (0x18, RPL 3:
+//! 0x1b) and user code = data + 8 (0x20, RPL 3: 0x23), then the TSS. The
+//! TSS's `RSP0` is the top of a per-CPU stack the CPU switches to when an
+//! interrupt or exception arrives in ring 3.
+//!
 //! Invariants:
 //! - each CPU loads its own GDT and TSS (a busy TSS cannot be loaded twice);
 //! - the tables are `'static`: the CPU keeps pointers to them forever;
@@ -41,30 +48,48 @@ pub const MACHINE_CHECK_IST_INDEX: u16 = 2;
 /// Size of each IST stack.
 const IST_STACK_SIZE: usize = 16 * 1024;
 
+/// Size of each CPU's ring-0 stack for interrupts and exceptions taken in
+/// ring 3 (TSS.RSP0): the timer tick runs the scheduler's tick handler on it.
+const RSP0_STACK_SIZE: usize = 32 * 1024;
+
+/// Kernel code selector: `STAR[47:32]`, what `syscall` loads into CS.
+pub const KERNEL_CODE_SELECTOR: u16 = 0x08;
+/// Kernel data selector: `syscall` loads CS + 8 into SS.
+pub const KERNEL_DATA_SELECTOR: u16 = 0x10;
+/// User data selector with RPL 3: `sysret` loads `STAR[63:48]` + 8 into SS.
+pub const USER_DATA_SELECTOR: u16 = 0x18 | 3;
+/// User (64-bit) code selector with RPL 3: `sysret` loads `STAR[63:48]` + 16.
+pub const USER_CODE_SELECTOR: u16 = 0x20 | 3;
+
 /// A stack the CPU switches to through the IST. Interior mutability, because
 /// the CPU writes it behind the compiler's back; this also keeps it in `.bss`
 /// rather than in read-only data.
+/// The same holds for the RSP0 stack.
 #[repr(C, align(16))]
-struct IstStack(UnsafeCell<[u8; IST_STACK_SIZE]>);
+struct IstStack<const SIZE: usize = IST_STACK_SIZE>(UnsafeCell<[u8; SIZE]>);
 
 // SAFETY: Rust code never reads or writes the stack's contents; only the CPU
-// uses it, as the stack of the one exception vector that names its IST slot.
-unsafe impl Sync for IstStack {}
+// uses it, as the stack of the one exception vector that names its IST slot
+// (or, for RSP0, of the interrupts taken in ring 3 on its one CPU).
+unsafe impl<const SIZE: usize> Sync for IstStack<SIZE> {}
 
-impl IstStack {
+impl<const SIZE: usize> IstStack<SIZE> {
     const fn new() -> Self {
-        Self(UnsafeCell::new([0; IST_STACK_SIZE]))
+        Self(UnsafeCell::new([0; SIZE]))
     }
 
     /// The initial stack pointer: stacks grow down, so the end of the array.
     fn top(&self) -> VirtAddr {
-        VirtAddr::from_ptr(self.0.get()) + IST_STACK_SIZE as u64
+        VirtAddr::from_ptr(self.0.get()) + SIZE as u64
     }
 }
 
 /// The boot CPU's IST stacks, in slot order. Application processors get
 /// theirs from the heap, allocated by the BSP before it starts them.
 static BOOT_CPU_IST_STACKS: [IstStack; 3] = [IstStack::new(), IstStack::new(), IstStack::new()];
+
+/// The boot CPU's RSP0 stack (APs: from the heap, like their IST stacks).
+static BOOT_CPU_RSP0_STACK: IstStack<RSP0_STACK_SIZE> = IstStack::new();
 
 /// The segment selectors of one CPU's GDT.
 #[derive(Clone, Copy, Debug)]
@@ -77,12 +102,29 @@ pub struct Selectors {
     pub tss: SegmentSelector,
 }
 
+/// The user segment selectors (RPL 3), the same in every CPU's GDT.
+#[derive(Clone, Copy, Debug)]
+pub struct UserSelectors {
+    /// 64-bit user code segment.
+    pub code: SegmentSelector,
+    /// User data segment (SS in ring 3).
+    pub data: SegmentSelector,
+}
+
+/// The user segment selectors.
+pub const USER_SELECTORS: UserSelectors = UserSelectors {
+    code: SegmentSelector(USER_CODE_SELECTOR),
+    data: SegmentSelector(USER_DATA_SELECTOR),
+};
+
 static BOOT_CPU_TSS: Once<TaskStateSegment> = Once::new();
 static BOOT_CPU_GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
-/// Builds a TSS whose IST slots point at the stack tops `tops` (slot order).
-fn tss_with_ist(tops: [VirtAddr; 3]) -> TaskStateSegment {
+/// Builds a TSS whose IST slots point at the stack tops `tops` (slot order)
+/// and whose RSP0 is `rsp0`.
+fn tss_with_ist(tops: [VirtAddr; 3], rsp0: VirtAddr) -> TaskStateSegment {
     let mut tss = TaskStateSegment::new();
+    tss.privilege_stack_table[0] = rsp0;
     for (slot, top) in [
         DOUBLE_FAULT_IST_INDEX,
         NMI_IST_INDEX,
@@ -101,22 +143,32 @@ fn tss_with_ist(tops: [VirtAddr; 3]) -> TaskStateSegment {
 /// CPU writes it, before reading, and zeroing 48 KiB per AP under QEMU TCG
 /// cost ~13 ms each — most of the BSP's preparation at 64 CPUs. No Rust
 /// reference to it is ever made.
-fn alloc_ist_stack() -> VirtAddr {
-    let layout = Layout::from_size_align(IST_STACK_SIZE, 16).expect("IST stack layout");
+fn alloc_ist_stack(size: usize) -> VirtAddr {
+    let layout = Layout::from_size_align(size, 16).expect("IST stack layout");
     // SAFETY: the layout has a non-zero size.
     let bottom = unsafe { alloc::alloc::alloc(layout) };
     if bottom.is_null() {
         alloc::alloc::handle_alloc_error(layout);
     }
-    VirtAddr::from_ptr(bottom) + IST_STACK_SIZE as u64
+    VirtAddr::from_ptr(bottom) + size as u64
 }
 
-/// Builds a GDT: null, kernel code, kernel data, TSS.
+/// Builds a GDT: null, kernel code, kernel data, user data, user code, TSS
+/// (the order `STAR` needs; module docs).
 fn gdt_with_tss(tss: &'static TaskStateSegment) -> (GlobalDescriptorTable, Selectors) {
     let mut gdt = GlobalDescriptorTable::new();
     let code = gdt.append(Descriptor::kernel_code_segment());
     let data = gdt.append(Descriptor::kernel_data_segment());
+    let user_data = gdt.append(Descriptor::user_data_segment());
+    let user_code = gdt.append(Descriptor::user_code_segment());
     let tss = gdt.append(Descriptor::tss_segment(tss));
+    assert!(
+        code.0 == KERNEL_CODE_SELECTOR
+            && data.0 == KERNEL_DATA_SELECTOR
+            && user_data.0 == USER_DATA_SELECTOR
+            && user_code.0 == USER_CODE_SELECTOR,
+        "GDT layout differs from the selectors STAR and the user entry assume"
+    );
     (gdt, Selectors { code, data, tss })
 }
 
@@ -139,8 +191,12 @@ fn load(gdt: &'static GlobalDescriptorTable, selectors: Selectors) {
 
 /// Installs the boot CPU's GDT and TSS. Called once, first thing in boot.
 pub fn init_boot_cpu() {
-    let tss =
-        BOOT_CPU_TSS.call_once(|| tss_with_ist(BOOT_CPU_IST_STACKS.each_ref().map(IstStack::top)));
+    let tss = BOOT_CPU_TSS.call_once(|| {
+        tss_with_ist(
+            BOOT_CPU_IST_STACKS.each_ref().map(IstStack::top),
+            BOOT_CPU_RSP0_STACK.top(),
+        )
+    });
     let (gdt, selectors) = BOOT_CPU_GDT.call_once(|| gdt_with_tss(tss));
     load(gdt, *selectors);
 }
@@ -159,15 +215,20 @@ struct ApTables {
 static AP_TABLES: [AtomicPtr<ApTables>; MAX_CPUS] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
 
-/// Builds the GDT, TSS and IST stacks of the AP with CPU index `index`, on
+/// Builds the GDT, TSS, IST and RSP0 stacks of the AP with CPU index `index`, on
 /// the calling CPU (the BSP, before the AP's start-up IPI). All are leaked:
 /// the AP will use them forever.
 ///
 /// # Panics
 /// If `index` is not below `MAX_CPUS`.
 pub fn prepare_application_processor(index: u32) {
-    let tops = [alloc_ist_stack(), alloc_ist_stack(), alloc_ist_stack()];
-    let tss: &'static TaskStateSegment = Box::leak(Box::new(tss_with_ist(tops)));
+    let tops = [
+        alloc_ist_stack(IST_STACK_SIZE),
+        alloc_ist_stack(IST_STACK_SIZE),
+        alloc_ist_stack(IST_STACK_SIZE),
+    ];
+    let rsp0 = alloc_ist_stack(RSP0_STACK_SIZE);
+    let tss: &'static TaskStateSegment = Box::leak(Box::new(tss_with_ist(tops, rsp0)));
     let (gdt, selectors) = gdt_with_tss(tss);
     let tables = Box::into_raw(Box::new(ApTables { gdt, selectors }));
     let previous = AP_TABLES[index as usize].swap(tables, Ordering::AcqRel);
