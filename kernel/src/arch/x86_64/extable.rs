@@ -55,6 +55,46 @@ global_asm!(
     ".popsection",
 );
 
+// `kernel_copy_user(dst, src, len) -> faulted`: `rep movsb`, for
+// `user::copy_{from,to}_user`; a fault in it resumes at the fixup, which
+// returns 1. (`rep movsb` resumes mid-copy only after the fault's handler
+// returns to it; ours never does.)
+global_asm!(
+    ".pushsection .text.kernel_copy_user, \"ax\", @progbits",
+    ".global kernel_copy_user",
+    ".global kernel_copy_user_insn",
+    ".global kernel_copy_user_fixup",
+    "kernel_copy_user:",
+    "    mov rcx, rdx",
+    "kernel_copy_user_insn:",
+    "    rep movsb",
+    "    xor eax, eax",
+    "    ret",
+    "kernel_copy_user_fixup:",
+    "    mov eax, 1",
+    "    ret",
+    ".popsection",
+);
+
+// `kernel_probe_exec(target) -> faulted`: calls `target`, which must fault on
+// its first instruction fetch (SMEP) or `ret`. The fault's RIP is `target`,
+// not an instruction of this table, so the probe arms its CPU's slot with
+// the target first (`exec_target`); the handler then resumes at the fixup
+// with the return address popped.
+global_asm!(
+    ".pushsection .text.kernel_probe_exec, \"ax\", @progbits",
+    ".global kernel_probe_exec",
+    ".global kernel_probe_exec_fixup",
+    "kernel_probe_exec:",
+    "    call rdi",
+    "    xor eax, eax",
+    "    ret",
+    "kernel_probe_exec_fixup:",
+    "    mov eax, 1",
+    "    ret",
+    ".popsection",
+);
+
 /// The probe's return value, as the assembly leaves it in RAX:RDX.
 #[repr(C)]
 struct ProbeReturn {
@@ -64,11 +104,16 @@ struct ProbeReturn {
 
 unsafe extern "sysv64" {
     fn kernel_probe_read_u64(addr: u64) -> ProbeReturn;
+    fn kernel_copy_user(dst: u64, src: u64, len: u64) -> u64;
+    fn kernel_probe_exec(target: u64) -> u64;
 }
 
 unsafe extern "C" {
     static kernel_probe_read_u64_insn: u8;
     static kernel_probe_read_u64_fixup: u8;
+    static kernel_copy_user_insn: u8;
+    static kernel_copy_user_fixup: u8;
+    static kernel_probe_exec_fixup: u8;
 }
 
 /// One entry: where the faulting instruction is, where to resume.
@@ -78,10 +123,16 @@ struct Entry {
 }
 
 /// Every instruction that may fault on purpose.
-static TABLE: [Entry; 1] = [Entry {
-    instruction: || (&raw const kernel_probe_read_u64_insn) as u64,
-    fixup: || (&raw const kernel_probe_read_u64_fixup) as u64,
-}];
+static TABLE: [Entry; 2] = [
+    Entry {
+        instruction: || (&raw const kernel_probe_read_u64_insn) as u64,
+        fixup: || (&raw const kernel_probe_read_u64_fixup) as u64,
+    },
+    Entry {
+        instruction: || (&raw const kernel_copy_user_insn) as u64,
+        fixup: || (&raw const kernel_copy_user_fixup) as u64,
+    },
+];
 
 /// A per-CPU record of the last recovered fault, as atomics so that the
 /// handler can fill it without locks.
@@ -89,6 +140,8 @@ struct FaultSlot {
     vector: AtomicU64,
     error_code: AtomicU64,
     cr2: AtomicU64,
+    /// The target `probe_exec` calls, while it does; 0 otherwise.
+    exec_target: AtomicU64,
 }
 
 static FAULT_SLOTS: [FaultSlot; MAX_CPUS] = [const {
@@ -96,6 +149,7 @@ static FAULT_SLOTS: [FaultSlot; MAX_CPUS] = [const {
         vector: AtomicU64::new(0),
         error_code: AtomicU64::new(0),
         cr2: AtomicU64::new(0),
+        exec_target: AtomicU64::new(0),
     }
 }; MAX_CPUS];
 
@@ -124,12 +178,57 @@ pub unsafe fn probe_read_u64(addr: VirtAddr) -> Result<u64, FaultRecord> {
     if ret.faulted == 0 {
         return Ok(ret.value);
     }
+    Err(last_fault())
+}
+
+/// The fault this CPU's handler recorded last.
+fn last_fault() -> FaultRecord {
     let slot = this_cpu_slot();
-    Err(FaultRecord {
+    FaultRecord {
         vector: slot.vector.load(Ordering::Relaxed) as u8,
         error_code: slot.error_code.load(Ordering::Relaxed),
         cr2: slot.cr2.load(Ordering::Relaxed),
-    })
+    }
+}
+
+/// Copies `len` bytes from `src` to `dst` with `rep movsb`, returning the
+/// fault instead of crashing if an access faults (part of the range may
+/// have been copied then). SMAP's `stac`/`clac` are the caller's.
+///
+/// # Safety
+/// Both ranges are valid for `len` bytes except where an access faults, and
+/// neither is memory-mapped I/O or memory Rust code borrows elsewhere.
+pub(super) unsafe fn copy_with_fixup(dst: u64, src: u64, len: usize) -> Result<(), FaultRecord> {
+    // SAFETY: a leaf function following the SysV ABI; it writes only `dst`
+    // (caller's contract) and a fault is recovered through TABLE. DF is 0
+    // (the ABI's rule), so `rep movsb` copies upwards.
+    let faulted = unsafe { kernel_copy_user(dst, src, len as u64) };
+    if faulted == 0 {
+        Ok(())
+    } else {
+        Err(last_fault())
+    }
+}
+
+/// Calls the code at `target` from ring 0, expecting its first instruction
+/// fetch to fault (SMEP on a user page); returns the fault, or `Ok` if the
+/// code ran (and returned).
+///
+/// # Safety
+/// `target` must be code that returns at once (a `ret`) if it runs at all.
+pub unsafe fn probe_exec(target: VirtAddr) -> Result<(), FaultRecord> {
+    let slot = this_cpu_slot();
+    slot.exec_target.store(target.as_u64(), Ordering::Relaxed);
+    // SAFETY: the probe calls `target`, which returns at once or faults on
+    // the fetch (caller's contract); the fault is recovered through the
+    // armed slot.
+    let faulted = unsafe { kernel_probe_exec(target.as_u64()) };
+    slot.exec_target.store(0, Ordering::Relaxed);
+    if faulted == 0 {
+        Ok(())
+    } else {
+        Err(last_fault())
+    }
 }
 
 /// Called by exception handlers before they give up: if the faulting
@@ -137,10 +236,38 @@ pub unsafe fn probe_read_u64(addr: VirtAddr) -> Result<u64, FaultRecord> {
 /// resume at the fixup and returns `true`.
 pub fn try_recover(vector: u8, frame: &mut InterruptStackFrame, error_code: Option<u64>) -> bool {
     let rip = frame.instruction_pointer.as_u64();
+    let slot = this_cpu_slot();
+    if rip != 0 && slot.exec_target.load(Ordering::Relaxed) == rip {
+        record(slot, vector, error_code);
+        slot.exec_target.store(0, Ordering::Relaxed);
+        let fixup = VirtAddr::new((&raw const kernel_probe_exec_fixup) as u64);
+        let rsp = frame.stack_pointer + 8;
+        // SAFETY: the fetch of `target` faulted right after the probe's
+        // `call`: the stack holds just the return address on top of the
+        // probe's frame. Popping it and resuming at the fixup (which returns
+        // to the probe's caller) is exactly a return from `target`.
+        unsafe {
+            frame.as_mut().update(|f| {
+                f.instruction_pointer = fixup;
+                f.stack_pointer = rsp;
+            });
+        }
+        return true;
+    }
     let Some(entry) = TABLE.iter().find(|entry| (entry.instruction)() == rip) else {
         return false;
     };
-    let slot = this_cpu_slot();
+    record(slot, vector, error_code);
+    let fixup = VirtAddr::new((entry.fixup)());
+    // SAFETY: by the table's invariant the fixup expects exactly the state the
+    // faulting instruction left (same stack, no side effects yet), so resuming
+    // there instead of re-executing the instruction is sound. Only RIP changes.
+    unsafe { frame.as_mut().update(|f| f.instruction_pointer = fixup) };
+    true
+}
+
+/// Records a recovered fault in this CPU's slot.
+fn record(slot: &FaultSlot, vector: u8, error_code: Option<u64>) {
     slot.vector.store(u64::from(vector), Ordering::Relaxed);
     slot.error_code
         .store(error_code.unwrap_or(0), Ordering::Relaxed);
@@ -148,12 +275,6 @@ pub fn try_recover(vector: u8, frame: &mut InterruptStackFrame, error_code: Opti
         x86_64::registers::control::Cr2::read_raw(),
         Ordering::Relaxed,
     );
-    let fixup = VirtAddr::new((entry.fixup)());
-    // SAFETY: by the table's invariant the fixup expects exactly the state the
-    // faulting instruction left (same stack, no side effects yet), so resuming
-    // there instead of re-executing the instruction is sound. Only RIP changes.
-    unsafe { frame.as_mut().update(|f| f.instruction_pointer = fixup) };
-    true
 }
 
 mod tests {

@@ -167,6 +167,100 @@ pub fn unmapped_test_address() -> u64 {
     })
 }
 
+/// The start of a lower-half (user) PML4 slot that the active page table
+/// does not use, checked when first asked and then the same every time: for
+/// tests that map user pages into the current table (processes get their own
+/// tables elsewhere). `None` if every lower-half slot but the first is used.
+pub fn user_test_region() -> Option<VirtAddr> {
+    static REGION: Once<Option<VirtAddr>> = Once::new();
+    *REGION.call_once(|| {
+        let mapper = MAPPER.get().expect("paging::init not called").lock();
+        let pml4 = mapper.level_4_table();
+        (1..256usize)
+            .rev()
+            .find(|&slot| pml4[slot].is_unused())
+            .map(|slot| VirtAddr::new(slot as u64 * PML4_SLOT_SIZE))
+    })
+}
+
+/// Maps the 4 KiB page at `addr` (a lower-half address nothing maps) to a
+/// fresh zeroed frame with `flags` plus PRESENT and USER_ACCESSIBLE; the
+/// page-table levels above it become user-accessible too, as the CPU
+/// requires at every level of the walk. Returns the frame (the kernel fills
+/// it through [`phys_to_virt`], which SMAP does not restrict).
+pub fn map_user_page(addr: VirtAddr, flags: PageTableFlags) -> Result<PhysFrame, MapError> {
+    assert!(addr.as_u64() < 1 << 47, "user pages live in the lower half");
+    let page = Page::<Size4KiB>::containing_address(addr);
+    let frame = RegisteredFrames
+        .allocate_frame()
+        .ok_or(MapError::Map(MapToError::FrameAllocationFailed))?;
+    // SAFETY: the frame is fresh from the allocator: nothing else uses it;
+    // the physical-memory window maps it.
+    unsafe {
+        core::ptr::write_bytes(
+            phys_to_virt(frame.start_address()).as_mut_ptr::<u8>(),
+            0,
+            4096,
+        );
+    }
+    let flags = flags | PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
+    let parents =
+        PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::USER_ACCESSIBLE;
+    let mut mapper = MAPPER.get().expect("paging::init not called").lock();
+    // SAFETY: the frame is fresh (aliases nothing) and the page is unmapped
+    // (`map_to` fails otherwise); user code can reach only this frame.
+    unsafe { mapper.map_to_with_table_flags(page, frame, flags, parents, &mut RegisteredFrames) }
+        .map_err(MapError::Map)?
+        .flush();
+    Ok(frame)
+}
+
+/// Whether every page of `[addr, addr + len)` is mapped PRESENT and
+/// USER_ACCESSIBLE (and WRITABLE if `write`) at every level of the walk in
+/// the *active* page table (CR3), i.e. whether ring 3 could make the
+/// access. Returns the first address that fails. `len` > 0, and the range
+/// lies in the lower half (the caller checked).
+///
+/// The walk takes no lock: it reads entries with volatile loads, and a
+/// mapping that changes under it is caught by the access itself (the user
+/// copies recover faults through the exception table).
+pub fn check_user_range(addr: u64, len: u64, write: bool) -> Result<(), u64> {
+    let mut need = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
+    if write {
+        need |= PageTableFlags::WRITABLE;
+    }
+    let (pml4, _) = x86_64::registers::control::Cr3::read();
+    let last = addr + (len - 1);
+    let mut page = addr & !0xfff;
+    while page <= last {
+        let mut table = pml4.start_address();
+        let mut covered = 0u64;
+        for level in (1..=4u32).rev() {
+            let index = (page >> (12 + 9 * (level - 1))) & 0x1ff;
+            let entry_ptr = phys_to_virt(table + index * 8).as_ptr::<u64>();
+            // SAFETY: `table` is a page-table frame of the active hierarchy,
+            // which the physical-memory window maps; an aligned u64 read of
+            // an entry has no side effects.
+            let entry = unsafe { entry_ptr.read_volatile() };
+            let flags = PageTableFlags::from_bits_truncate(entry);
+            if !flags.contains(need) {
+                return Err(page.max(addr));
+            }
+            covered = 1 << (12 + 9 * (level - 1));
+            if level == 1 || (level < 4 && flags.contains(PageTableFlags::HUGE_PAGE)) {
+                break;
+            }
+            table = PhysAddr::new(entry & 0x000f_ffff_ffff_f000);
+        }
+        // Next page (or past the huge page this one lies in).
+        match (page & !(covered - 1)).checked_add(covered) {
+            Some(next) => page = next,
+            None => break,
+        }
+    }
+    Ok(())
+}
+
 /// Maps the 4 KiB page at virtual address `phys` to physical `phys`.
 /// Succeeds without change if it is already mapped that way.
 pub fn identity_map(phys: PhysAddr, flags: PageTableFlags) -> Result<(), MapError> {

@@ -166,6 +166,66 @@ impl TickBooks {
     }
 }
 
+/// The ring-3 entry and exit state of one CPU ([`super::user`]). `#[repr(C)]`
+/// with fixed offsets, because the entry and exit stubs read and write it
+/// as `gs:[USER_*]` in assembly; Rust code reaches it only through the
+/// owner's methods on [`ThisCpu`]. Written only by its CPU: by `user::run`
+/// and its stubs, and by that CPU's interrupt handlers that interrupted ring
+/// 3 (while `run` waits for them, interrupts off).
+#[repr(C)]
+#[derive(Debug)]
+struct UserEntry {
+    /// `run`'s stack pointer while the CPU is in ring 3 (its callee-saved
+    /// registers sit there); 0 when not in ring 3.
+    kernel_rsp: AtomicU64,
+    /// The `UserContext` that `run` entered ring 3 with.
+    context: AtomicU64,
+    /// Holds one user register for a few instructions of a stub.
+    scratch: AtomicU64,
+    /// How ring 3 was left, when not by `syscall`: the vector, error code,
+    /// CR2, and the user's RIP, RSP and RFLAGS.
+    trap: [AtomicU64; 6],
+}
+
+impl UserEntry {
+    const fn new() -> Self {
+        Self {
+            kernel_rsp: AtomicU64::new(0),
+            context: AtomicU64::new(0),
+            scratch: AtomicU64::new(0),
+            trap: [const { AtomicU64::new(0) }; 6],
+        }
+    }
+}
+
+/// Where ring 3 was left by an interrupt or exception: what the handler
+/// records for `user::run` ([`ThisCpu::record_user_trap`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserTrapRecord {
+    /// The vector.
+    pub vector: u8,
+    /// The error code (0 for vectors without one).
+    pub error_code: u64,
+    /// CR2 (page faults; 0 otherwise).
+    pub cr2: u64,
+    /// The user's RIP, RSP and RFLAGS at the interrupt.
+    pub rip: u64,
+    /// See `rip`.
+    pub rsp: u64,
+    /// See `rip`.
+    pub rflags: u64,
+}
+
+/// Offset of `gs:[..]` that holds `run`'s kernel stack pointer.
+pub(super) const USER_KERNEL_RSP: usize =
+    core::mem::offset_of!(PerCpu, user) + core::mem::offset_of!(UserEntry, kernel_rsp);
+/// Offset of `gs:[..]` that holds the address of the running `UserContext`.
+pub(super) const USER_CONTEXT: usize =
+    core::mem::offset_of!(PerCpu, user) + core::mem::offset_of!(UserEntry, context);
+/// Offset of `gs:[..]` for a user register held by a stub.
+pub(super) const USER_SCRATCH: usize =
+    core::mem::offset_of!(PerCpu, user) + core::mem::offset_of!(UserEntry, scratch);
+
 /// A function a CPU's idle loop can be asked to run ([`PerCpu::post_call`],
 /// `smp::run_on`). Posted by reference, so it lives in a `static`:
 ///
@@ -226,6 +286,8 @@ pub struct PerCpu {
     counters: Counters,
     /// Ranks of the locks this CPU holds (checked in debug builds).
     held_ranks: HeldRanks,
+    /// Ring-3 entry and exit state (`user`).
+    user: UserEntry,
 }
 
 impl PerCpu {
@@ -241,6 +303,7 @@ impl PerCpu {
             call: AtomicPtr::new(core::ptr::null_mut()),
             counters: Counters::new(),
             held_ranks: HeldRanks::new(),
+            user: UserEntry::new(),
         }
     }
 
@@ -515,6 +578,43 @@ impl ThisCpu {
         };
         books.next_deadline_tsc.store(next, Ordering::Relaxed);
         next
+    }
+
+    /// `run`'s saved kernel stack pointer: where the exit stub resumes.
+    pub(super) fn user_kernel_rsp(&self) -> u64 {
+        self.user.kernel_rsp.load(Ordering::Relaxed)
+    }
+
+    /// Marks `run` as returned (the stubs saved nothing since): clears the
+    /// saved stack pointer.
+    pub(super) fn leave_user_run(&self) {
+        self.user.kernel_rsp.store(0, Ordering::Relaxed);
+        self.user.context.store(0, Ordering::Relaxed);
+    }
+
+    /// Records how ring 3 was left (an interrupt handler that interrupted
+    /// ring 3, interrupts off).
+    pub(super) fn record_user_trap(&self, _: &IrqsDisabled, record: UserTrapRecord) {
+        let trap = &self.user.trap;
+        trap[0].store(u64::from(record.vector), Ordering::Relaxed);
+        trap[1].store(record.error_code, Ordering::Relaxed);
+        trap[2].store(record.cr2, Ordering::Relaxed);
+        trap[3].store(record.rip, Ordering::Relaxed);
+        trap[4].store(record.rsp, Ordering::Relaxed);
+        trap[5].store(record.rflags, Ordering::Relaxed);
+    }
+
+    /// The record [`Self::record_user_trap`] left.
+    pub(super) fn user_trap(&self) -> UserTrapRecord {
+        let trap = &self.user.trap;
+        UserTrapRecord {
+            vector: trap[0].load(Ordering::Relaxed) as u8,
+            error_code: trap[1].load(Ordering::Relaxed),
+            cr2: trap[2].load(Ordering::Relaxed),
+            rip: trap[3].load(Ordering::Relaxed),
+            rsp: trap[4].load(Ordering::Relaxed),
+            rflags: trap[5].load(Ordering::Relaxed),
+        }
     }
 
     /// Records that this CPU's tick starts now (`uptime_ns`).
