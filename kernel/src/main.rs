@@ -49,7 +49,7 @@ use x86_64::VirtAddr;
 
 use crate::arch::{
     acpi, apic, console, gdt, interrupts, ioapic, lock_hooks, paging, percpu, report, serial_rx,
-    smp, tsc,
+    smp, tsc, user,
 };
 
 /// What the kernel asks of the bootloader.
@@ -80,6 +80,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     let cmdline_text = kernel_command_line(boot_info);
     let args = cmdline::parse(cmdline_text.unwrap_or(""), |_| {});
     logger::init(args.log);
+    user::init_boot_cpu();
     let regions: &'static [_] = &boot_info.memory_regions;
     report::line(&protocol::boot::Boot {
         version: config::VERSION,

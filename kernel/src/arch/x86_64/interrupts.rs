@@ -13,6 +13,13 @@
 //!   verdict.
 //! - `#DF`, NMI and `#MC` run on their own IST stacks (see [`super::gdt`]), so a
 //!   kernel stack overflow is reported as a double fault instead of a reset.
+//! - From ring 3 (a user thread in [`super::user::run`]), every handler
+//!   starts with `user::on_entry` (`swapgs` before anything reads per-CPU
+//!   data) and ends with `user::leave_to_kernel`, which makes its `iretq`
+//!   return from `run`: an interrupt does its usual work first, an exception
+//!   (except #DF and #MC, fatal wherever they come from) does nothing else —
+//!   it is the user thread's, never the kernel's fatal path. `int3` may be
+//!   used from ring 3 (gate DPL 3).
 //!
 //! Handlers must not allocate and must not take locks that interrupted code may
 //! hold: the fatal path writes through [`crate::arch::x86_64::report::emergency`], which
@@ -21,12 +28,13 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Once;
+use x86_64::PrivilegeLevel;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 
 use protocol::fatal::{Exception, ExceptionDetail};
 
-use super::{apic, extable, gdt, hooks, percpu, serial_rx};
+use super::{apic, extable, gdt, hooks, percpu, serial_rx, user};
 
 /// The kernel's interrupt vectors.
 ///
@@ -126,7 +134,11 @@ exception_handlers! {
     security => 30, error_code;
 }
 
-extern "x86-interrupt" fn breakpoint(_frame: InterruptStackFrame) {
+extern "x86-interrupt" fn breakpoint(mut frame: InterruptStackFrame) {
+    if user::on_entry(&frame) {
+        user::leave_to_kernel(&mut frame, 3, 0, 0);
+        return;
+    }
     BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -135,11 +147,23 @@ extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, error: Page
 }
 
 extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, error_code: u64) -> ! {
+    user::on_entry(&frame);
     fatal(vector::DOUBLE_FAULT, &frame, Some(error_code))
 }
 
 extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
+    user::on_entry(&frame);
     fatal(18, &frame, None)
+}
+
+/// An interrupt handler's frame around its `body`: `swapgs` on the way in
+/// from ring 3, and on the way out the return from `user::run` (module docs).
+fn interrupt(frame: &mut InterruptStackFrame, vector: u8, body: impl FnOnce()) {
+    let from_user = user::on_entry(frame);
+    body();
+    if from_user {
+        user::leave_to_kernel(frame, vector, 0, 0);
+    }
 }
 
 /// Runs an interrupt handler's `body` with this CPU's block and the proof
@@ -157,48 +181,86 @@ fn in_interrupt<R>(body: impl FnOnce(percpu::ThisCpu, &percpu::IrqsDisabled) -> 
 /// The scheduler tick: the tick's books and the TSC-deadline re-arm
 /// (`apic::on_tick`), then the registered tick handler (the scheduler's: it
 /// expires this core's timers), EOI.
-extern "x86-interrupt" fn timer_tick(_frame: InterruptStackFrame) {
-    in_interrupt(|this, irqs| {
-        apic::on_tick(this, irqs);
-        hooks::tick();
-        apic::eoi();
+extern "x86-interrupt" fn timer_tick(mut frame: InterruptStackFrame) {
+    interrupt(&mut frame, vector::TIMER, || {
+        in_interrupt(|this, irqs| {
+            apic::on_tick(this, irqs);
+            hooks::tick();
+            apic::eoi();
+        });
     });
 }
 
 /// The `CALL` and `PING` vectors: counted; a `CALL` has done its work by
 /// ending the target's `hlt` (the idle loop then takes the posted call).
-extern "x86-interrupt" fn counted_ipi(_frame: InterruptStackFrame) {
+fn counted_ipi() {
     in_interrupt(|this, _| {
         this.count_ipi_received(false);
         apic::eoi();
     });
 }
 
-extern "x86-interrupt" fn reschedule_ipi(_frame: InterruptStackFrame) {
-    in_interrupt(|this, _| {
-        this.count_ipi_received(true);
-        // This IPI has left the IRR: a waker may send the next one. The
-        // latch's release synchronizes with every waker that skipped its
-        // IPI meanwhile, so this core's idle recheck sees their pushes
-        // (`executor::IpiLatch`).
-        this.resched_delivered();
-        apic::eoi();
+extern "x86-interrupt" fn call_ipi(mut frame: InterruptStackFrame) {
+    interrupt(&mut frame, vector::CALL, counted_ipi);
+}
+
+extern "x86-interrupt" fn ping_ipi(mut frame: InterruptStackFrame) {
+    interrupt(&mut frame, vector::PING, counted_ipi);
+}
+
+extern "x86-interrupt" fn reschedule_ipi(mut frame: InterruptStackFrame) {
+    interrupt(&mut frame, vector::RESCHEDULE, || {
+        in_interrupt(|this, _| {
+            this.count_ipi_received(true);
+            // This IPI has left the IRR: a waker may send the next one. The
+            // latch's release synchronizes with every waker that skipped its
+            // IPI meanwhile, so this core's idle recheck sees their pushes
+            // (`executor::IpiLatch`).
+            this.resched_delivered();
+            apic::eoi();
+        });
     });
 }
 
 /// COM1 received data: drain the UART, EOI, wake the reader
 /// (`serial_rx::on_interrupt`).
-extern "x86-interrupt" fn com1(_frame: InterruptStackFrame) {
-    in_interrupt(|_, _| serial_rx::on_interrupt());
+extern "x86-interrupt" fn com1(mut frame: InterruptStackFrame) {
+    interrupt(&mut frame, vector::COM1, || {
+        in_interrupt(|_, _| serial_rx::on_interrupt());
+    });
 }
 
 /// Spurious interrupts (Local APIC or legacy PIC) get no EOI (SDM Vol. 3A
 /// §11.9; 8259A datasheet: a spurious IRQ 7 has no in-service bit to clear).
-extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {
+fn count_spurious() {
     percpu::this_cpu().count_spurious();
 }
 
+extern "x86-interrupt" fn spurious_apic(mut frame: InterruptStackFrame) {
+    interrupt(&mut frame, vector::APIC_SPURIOUS, count_spurious);
+}
+
+extern "x86-interrupt" fn spurious_pic_master(mut frame: InterruptStackFrame) {
+    interrupt(&mut frame, vector::PIC_MASTER_BASE + 7, count_spurious);
+}
+
+extern "x86-interrupt" fn spurious_pic_slave(mut frame: InterruptStackFrame) {
+    interrupt(&mut frame, vector::PIC_SLAVE_BASE + 7, count_spurious);
+}
+
+/// Every exception but #BP, #DF and #MC: from ring 3 the user thread's
+/// (`user::leave_to_kernel`); in the kernel recovered through the exception
+/// table or fatal.
 fn recover_or_die(vector: u8, frame: &mut InterruptStackFrame, error_code: Option<u64>) {
+    if user::on_entry(frame) {
+        let cr2 = if vector == vector::PAGE_FAULT {
+            Cr2::read_raw()
+        } else {
+            0
+        };
+        user::leave_to_kernel(frame, vector, error_code.unwrap_or(0), cr2);
+        return;
+    }
     if !extable::try_recover(vector, frame, error_code) {
         fatal(vector, frame, error_code)
     }
@@ -259,7 +321,9 @@ fn build_idt() -> InterruptDescriptorTable {
     let mut idt = InterruptDescriptorTable::new();
     idt.divide_error.set_handler_fn(divide_error);
     idt.debug.set_handler_fn(debug);
-    idt.breakpoint.set_handler_fn(breakpoint);
+    idt.breakpoint
+        .set_handler_fn(breakpoint)
+        .set_privilege_level(PrivilegeLevel::Ring3);
     idt.overflow.set_handler_fn(overflow);
     idt.bound_range_exceeded
         .set_handler_fn(bound_range_exceeded);
@@ -284,11 +348,11 @@ fn build_idt() -> InterruptDescriptorTable {
     idt[vector::TIMER].set_handler_fn(timer_tick);
     idt[vector::COM1].set_handler_fn(com1);
     idt[vector::RESCHEDULE].set_handler_fn(reschedule_ipi);
-    idt[vector::CALL].set_handler_fn(counted_ipi);
-    idt[vector::PING].set_handler_fn(counted_ipi);
-    idt[vector::APIC_SPURIOUS].set_handler_fn(spurious);
-    idt[vector::PIC_MASTER_BASE + 7].set_handler_fn(spurious);
-    idt[vector::PIC_SLAVE_BASE + 7].set_handler_fn(spurious);
+    idt[vector::CALL].set_handler_fn(call_ipi);
+    idt[vector::PING].set_handler_fn(ping_ipi);
+    idt[vector::APIC_SPURIOUS].set_handler_fn(spurious_apic);
+    idt[vector::PIC_MASTER_BASE + 7].set_handler_fn(spurious_pic_master);
+    idt[vector::PIC_SLAVE_BASE + 7].set_handler_fn(spurious_pic_slave);
     // SAFETY: (all three) the IST indices name slots that `gdt` fills with
     // stacks used by no other vector, on every CPU's TSS.
     unsafe {

@@ -17,6 +17,7 @@
 //! | [`percpu`] | per-CPU data reached through GS.BASE |
 //! | [`serial_rx`] | COM1 input: the receive interrupt fills a ring, tasks read it |
 //! | [`smp`] | starting the other CPUs: trampoline, INIT-SIPI-SIPI, idle loop |
+//! | [`user`] | ring 3: GDT user segments, `syscall`, entering and leaving user threads, user copies |
 //! | [`tsc`] | the time-stamp counter, calibrated against the PIT |
 //! | [`report`] | printing the lines the host checks (`protocol` types), whatever the log level |
 //! | [`qemu`] | leaving QEMU with a verdict through `isa-debug-exit` |
@@ -39,3 +40,4 @@ pub mod report;
 pub mod serial_rx;
 pub mod smp;
 pub mod tsc;
+pub mod user;

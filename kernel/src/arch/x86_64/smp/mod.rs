@@ -574,6 +574,7 @@ extern "sysv64" fn ap_entry64(index: u64) -> ! {
     percpu::init_this_cpu(index, apic_id);
     gdt::init_application_processor(index);
     interrupts::load();
+    super::user::init_application_processor();
     apic::init_this_cpu();
     if index == LATE_AP_TEST.load(Ordering::Relaxed) {
         // The test of the late path: with its set-up done, wait (making no
