@@ -9,9 +9,17 @@
 //! fixup and returns; the probe then returns an error instead of crashing
 //! the kernel. This is the mechanism Linux calls `__ex_table`.
 //!
+//! Entries: the `u64` read probe ([`probe_read_u64`]) and the `rep movsb` of
+//! the user copies (`user::copy_{from,to}_user`, through
+//! `copy_with_fixup`). One probe cannot be an entry: [`probe_exec`] calls
+//! an address whose *fetch* should fault (the SMEP test), so the faulting
+//! RIP is the target; it arms its CPU's slot with the target instead, and
+//! the handler resumes at its fixup with the return address popped.
+//!
 //! Invariants:
 //! - an entry's fixup lies in the same function as its instruction and expects
-//!   the same stack and registers (the fault happened before any side effect);
+//!   the same stack and registers (the fault happened before any side effect;
+//!   for the copy, the bytes already copied are the caller's to ignore);
 //! - a CPU's fault slot is written only by that CPU's exception handler and read
 //!   by that CPU's probe right after the fixup, so no other CPU races on it.
 

@@ -172,7 +172,7 @@ const GENERAL_PROTECTION: u8 = 13;
 
 /// RFLAGS bits a user thread may set: CF, PF, AF, ZF, SF, TF, DF, OF, AC,
 /// ID. Not IOPL, NT, RF, VM, VIF, VIP; IF is forced on.
-const USER_RFLAGS: u64 = 0x0000_0000_0025_0dd5;
+const USER_RFLAGS: u64 = 0x0000_0000_0024_0dd5;
 
 /// The CPU features this module turned on, as bits.
 static FEATURES: AtomicU8 = AtomicU8::new(0);

@@ -303,6 +303,29 @@ kernel_test!(
             unmapped,
         )?;
 
+        // IOPL is forced to 0: `cli` in ring 3 is a #GP even if asked for 3.
+        pages.load(&[0xfa]); // cli
+        let mut ctx = pages.context(code);
+        ctx.rflags = 0x3202;
+        expect_exception("cli", ctx, 13, 0, code)?;
+
+        // GS in ring 3 is the user's (base 0), not the kernel's per-CPU
+        // block: `mov rax, gs:[0]` faults at address 0.
+        pages.load(&[0x65, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0]);
+        let mut ctx = pages.context(code);
+        let trap = run_through_interrupts(&mut ctx);
+        check!(
+            matches!(
+                trap,
+                Trap::Exception {
+                    vector: 14,
+                    cr2: 0,
+                    ..
+                }
+            ),
+            "gs:[0] in ring 3: {trap:?}, expected a #PF at 0"
+        );
+
         // A kernel RIP is refused before ring 3: #GP.
         let mut ctx = pages.context(kernel_addr);
         let trap = run(&mut ctx);
