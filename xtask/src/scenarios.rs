@@ -785,6 +785,18 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        // The ring-3 tests on a CPU model with SMEP, SMAP and UMIP (QEMU's
+        // default model has none, so `kernel-tests` skips those checks).
+        name: "user-cpu-max",
+        smp: 2,
+        firmware: Firmware::Bios,
+        kernel_args: &[(args::TEST, "x86_64::user::")],
+        timeout_secs: 120,
+        qemu_args: &["-cpu", "max"],
+        x2apic: false,
+        expect: &[Expect::Verdict(VerdictKind::Success)],
+    },
+    Scenario {
         name: "fail-detect-panic",
         smp: 1,
         firmware: Firmware::Bios,
