@@ -11,6 +11,7 @@
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Once;
 use x86_64::VirtAddr;
@@ -21,7 +22,8 @@ use super::{
     smep_enabled,
 };
 use crate::arch::x86_64::interrupts::vector;
-use crate::arch::x86_64::{extable, paging};
+use crate::arch::x86_64::percpu::{self, IdleCall};
+use crate::arch::x86_64::{clock, extable, paging, smp};
 use crate::ktest::{TestResult, check, kernel_test};
 
 /// The test pages.
@@ -162,26 +164,8 @@ kernel_test!(
         let after_first = code.len();
         // Second part: r11 |= (expected ^ actual) for rax (the result the
         // kernel put there) and every register the ABI preserves.
-        code.bytes(&[0x45, 0x31, 0xdb]); // xor r11d, r11d
-        code.mov_imm(RCX, 0x5555_aaaa_1234_5678);
-        code.xor_rcx(RAX);
-        code.or_r11_rcx();
-        for reg in GPRS
-            .into_iter()
-            .filter(|&r| r != RAX && r != RCX && r != R11)
-        {
-            code.mov_imm(RCX, value(reg));
-            code.xor_rcx(reg);
-            code.or_r11_rcx();
-        }
-        code.mov_imm(RCX, pages.data + 0xf00);
-        code.xor_rcx(RSP);
-        code.or_r11_rcx();
-        code.bytes(&[0x4c, 0x89, 0xdf]); // mov rdi, r11
-        code.bytes(&[0xb8, 2, 0, 0, 0]); // mov eax, 2
-        code.bytes(&SYSCALL);
-        let after_second = code.len();
-        code.bytes(&UD2);
+        check_registers(&mut code, 0x5555_aaaa_1234_5678, pages.data + 0xf00);
+        let after_second = code.len() - UD2.len() as u64;
         let start = pages.load(&code.0);
 
         let mut ctx = pages.context(start);
@@ -213,6 +197,84 @@ kernel_test!(
         check!(
             ctx.rdi == 0,
             "user code saw registers change across the syscall (xor mask {:#x})",
+            ctx.rdi
+        );
+        Ok(())
+    }
+);
+
+/// Appends: r11 = OR of (value(reg) ^ reg) over every register `run`
+/// preserves but rcx and r11 (and `rax_value` for rax), rsp included; then
+/// `mov rdi, r11; mov eax, 2; syscall; ud2`.
+fn check_registers(code: &mut Code, rax_value: u64, rsp: u64) {
+    code.bytes(&[0x45, 0x31, 0xdb]); // xor r11d, r11d
+    code.mov_imm(RCX, rax_value);
+    code.xor_rcx(RAX);
+    code.or_r11_rcx();
+    for reg in GPRS
+        .into_iter()
+        .filter(|&r| r != RAX && r != RCX && r != R11)
+    {
+        code.mov_imm(RCX, value(reg));
+        code.xor_rcx(reg);
+        code.or_r11_rcx();
+    }
+    code.mov_imm(RCX, rsp);
+    code.xor_rcx(RSP);
+    code.or_r11_rcx();
+    code.bytes(&[0x4c, 0x89, 0xdf]); // mov rdi, r11
+    code.bytes(&[0xb8, 2, 0, 0, 0]); // mov eax, 2
+    code.bytes(&SYSCALL);
+    code.bytes(&UD2);
+}
+
+kernel_test!(
+    fn interrupt_saves_every_register_and_resumes() {
+        let pages = pages()?;
+        let mut code = Code::default();
+        for reg in GPRS {
+            code.mov_imm(reg, value(reg));
+        }
+        let spin = code.len();
+        code.bytes(&[0xeb, 0xfe]); // jmp $
+        check_registers(&mut code, value(RAX), pages.data + 0xf00);
+        let start = pages.load(&code.0);
+
+        let mut ctx = pages.context(start);
+        let mut interrupts = 0;
+        while ctx.rip != start + spin {
+            let trap = run(&mut ctx);
+            check!(
+                matches!(trap, Trap::Interrupt { .. }),
+                "before the loop: {trap:?}"
+            );
+            interrupts += 1;
+            check!(interrupts < 1000, "the loop was never reached");
+        }
+        for reg in GPRS {
+            let got = reg_of(&ctx, reg);
+            check!(
+                got == value(reg),
+                "after an interrupt, register {reg}: {got:#x}, expected {:#x}",
+                value(reg)
+            );
+        }
+        check!(ctx.rsp == pages.data + 0xf00, "rsp {:#x}", ctx.rsp);
+        check!(
+            ctx.rflags & 0x200 != 0,
+            "rflags {:#x} without IF",
+            ctx.rflags
+        );
+        ctx.rip += 2;
+        let trap = run_through_interrupts(&mut ctx);
+        check!(
+            trap == Trap::Syscall && ctx.rax == 2,
+            "{trap:?}, rax {:#x}",
+            ctx.rax
+        );
+        check!(
+            ctx.rdi == 0,
+            "user code saw registers change across run (xor mask {:#x})",
             ctx.rdi
         );
         Ok(())
@@ -450,6 +512,72 @@ kernel_test!(
             );
         } else {
             log::info!(target: "USER", "SMEP test skipped: the CPU does not offer SMEP");
+        }
+        Ok(())
+    }
+);
+
+/// What [`user_threads_run_on_every_ap`]'s call on an AP found: 0 not yet,
+/// 1 all good, otherwise the step that failed (2..).
+static AP_RESULT: AtomicU64 = AtomicU64::new(0);
+
+/// On an AP: a `syscall` round trip, a `ud2`, and a timer preemption of
+/// `jmp $` (the AP's own STAR/LSTAR, GDT user segments and RSP0 stack).
+fn user_thread_on_this_cpu() {
+    let outcome = (|| {
+        let pages = pages().map_err(|_| 2u64)?;
+        // mov eax, 0x77; syscall; ud2; jmp $
+        let start = pages.load(&[0xb8, 0x77, 0, 0, 0, 0x0f, 0x05, 0x0f, 0x0b, 0xeb, 0xfe]);
+        let mut ctx = pages.context(start);
+        if run_through_interrupts(&mut ctx) != Trap::Syscall || ctx.rax != 0x77 {
+            return Err(3);
+        }
+        match run_through_interrupts(&mut ctx) {
+            Trap::Exception { vector: 6, .. } if ctx.rip == start + 7 => {}
+            _ => return Err(4),
+        }
+        ctx.rip = start + 9;
+        for _ in 0..100 {
+            if run(&mut ctx)
+                == (Trap::Interrupt {
+                    vector: super::TIMER_VECTOR,
+                })
+            {
+                return Ok(());
+            }
+        }
+        Err(5)
+    })();
+    AP_RESULT.store(outcome.map_or_else(|step| step, |()| 1), Ordering::Release);
+}
+
+static ON_AP: IdleCall = IdleCall::new(user_thread_on_this_cpu);
+
+kernel_test!(
+    fn user_threads_run_on_every_ap() {
+        pages()?;
+        let me = percpu::this_cpu().index();
+        for cpu in smp::online_cpus().filter(|&cpu| cpu != me) {
+            AP_RESULT.store(0, Ordering::Release);
+            let until = clock::uptime_ns() + 2_000_000_000;
+            while let Err(error) = smp::run_on(cpu, &ON_AP) {
+                check!(
+                    clock::uptime_ns() < until,
+                    "run_on(cpu {cpu}) failed: {error:?}"
+                );
+                core::hint::spin_loop();
+            }
+            let result = loop {
+                let result = AP_RESULT.load(Ordering::Acquire);
+                if result != 0 || clock::uptime_ns() > until {
+                    break result;
+                }
+                core::hint::spin_loop();
+            };
+            check!(
+                result == 1,
+                "cpu {cpu}: user thread check failed at step {result} (0: no answer)"
+            );
         }
         Ok(())
     }
