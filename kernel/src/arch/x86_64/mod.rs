@@ -19,6 +19,7 @@
 //! | [`smp`] | starting the other CPUs: trampoline, INIT-SIPI-SIPI, idle loop |
 //! | [`tsc`] | the time-stamp counter, calibrated against the PIT |
 //! | [`report`] | printing the lines the host checks (`protocol` types), whatever the log level |
+//! | [`user_tables`] | user page tables: a PML4 per address space sharing the kernel's entries |
 //! | [`qemu`] | leaving QEMU with a verdict through `isa-debug-exit` |
 
 pub mod acpi;
@@ -39,3 +40,4 @@ pub mod report;
 pub mod serial_rx;
 pub mod smp;
 pub mod tsc;
+pub mod user_tables;
