@@ -335,6 +335,13 @@ mod tests {
 
     kernel_test!(
         fn the_user_window_is_free_in_the_kernel_table() {
+            let used = user_tables::kernel_slots_in_use();
+            let slots = (0..512usize).filter(|&slot| used[slot / 64] & (1 << (slot % 64)) != 0);
+            let mut list = alloc::string::String::new();
+            for slot in slots {
+                list.push_str(&alloc::format!(" {slot}"));
+            }
+            log::info!(target: "MEM", "kernel PML4 slots in use:{list}");
             check!(
                 user_tables::kernel_slot_in_user_window().is_none(),
                 "the kernel table uses user-window slot {:?}",

@@ -59,6 +59,18 @@ pub fn kernel_slot_in_user_window() -> Option<usize> {
     with_kernel_pml4(|pml4| USER_SLOTS.clone().find(|&slot| !pml4[slot].is_unused()))
 }
 
+/// The kernel's PML4 slots in use, as a bitmap (bit `n % 64` of word
+/// `n / 64` for slot `n`): for the boot log and the docs.
+pub fn kernel_slots_in_use() -> [u64; 8] {
+    with_kernel_pml4(|pml4| {
+        let mut used = [0u64; 8];
+        for slot in (0..512).filter(|&slot| !pml4[slot].is_unused()) {
+            used[slot / 64] |= 1 << (slot % 64);
+        }
+        used
+    })
+}
+
 /// The first kernel PML4 entry that is user-accessible, if any (none
 /// should be).
 pub fn user_accessible_kernel_slot() -> Option<usize> {
