@@ -160,7 +160,7 @@ fn all_checks(scale: bool) -> Vec<Check> {
         Check::Lint {
             name: "lint-clippy-user",
             // In user/: its .cargo/config.toml sets x86_64-unknown-none and
-            // the link options; its own target dir, as `cargo xtask build` uses.
+            // the link options; the target dir image::build builds them into.
             args: &[
                 "clippy",
                 "--release",
