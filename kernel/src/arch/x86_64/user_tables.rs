@@ -24,6 +24,7 @@
 //! what makes the `unsafe` contracts below hold.
 
 use core::ops::Range;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::user_layout::{USER_END_SLOT, USER_FIRST_SLOT, USER_WINDOW_END, USER_WINDOW_START};
 use x86_64::registers::control::Cr3;
@@ -98,15 +99,22 @@ pub unsafe fn init_root(root: PhysFrame) {
 
 /// Copies the kernel's PML4 entries outside the user window into `root`.
 ///
+/// Each entry is stored atomically: two CPUs loading the same space (two
+/// threads of a program) may both refresh it at once, writing the same
+/// values, and the MMU may walk the table meanwhile.
+///
 /// # Safety
-/// `root` must be a PML4 made by [`init_root`] that no other CPU edits.
+/// `root` must be a PML4 made by [`init_root`] that stays alive meanwhile.
 pub unsafe fn sync_kernel_entries(root: PhysFrame) {
-    // SAFETY: the caller owns `root`; only its kernel entries change, to the
-    // values they are meant to have.
-    let pml4 = unsafe { table(root) };
+    let entries = phys_to_virt(root.start_address()).as_ptr::<AtomicU64>();
     with_kernel_pml4(|kernel| {
         for slot in (0..512).filter(|slot| !USER_SLOTS.contains(slot)) {
-            pml4[slot] = kernel[slot].clone();
+            let value = kernel[slot].addr().as_u64() | kernel[slot].flags().bits();
+            // SAFETY: `root` is a live PML4 (caller's contract), 512 aligned
+            // 8-byte entries in the physical-memory window; page-table
+            // entries are only ever accessed as whole words, so atomics
+            // may share them.
+            unsafe { (*entries.add(slot)).store(value, Ordering::Relaxed) };
         }
     });
 }
