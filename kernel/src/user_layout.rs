@@ -76,4 +76,11 @@ mod tests {
         assert!(!in_user_window(USER_IMAGE_BASE, 0));
         assert_eq!(USER_STACK_TOP % 16, 0);
     }
+
+    #[test]
+    fn the_user_linker_script_links_at_the_image_base() {
+        let script = include_str!("../../user/rt/user.ld");
+        let base = alloc::format!(". = {USER_IMAGE_BASE:#x};");
+        assert!(script.contains(&base), "user/rt/user.ld lacks `{base}`");
+    }
 }

@@ -266,6 +266,27 @@ mod tests {
         assert_eq!(ramdisk_contents(&[]), "\n");
     }
 
+    /// The kernel embeds, the user workspace builds and xtask checks the
+    /// same programs.
+    #[test]
+    fn user_program_lists_agree() {
+        let build_script = include_str!("../../kernel/build.rs");
+        let members = include_str!("../../user/Cargo.toml");
+        for program in USER_PROGRAMS {
+            let quoted = format!("\"{program}\"");
+            assert!(
+                build_script.contains(&quoted),
+                "kernel/build.rs lacks {quoted}"
+            );
+            assert!(members.contains(&quoted), "user/Cargo.toml lacks {quoted}");
+        }
+        let listed = build_script
+            .lines()
+            .find(|line| line.starts_with("const PROGRAMS"))
+            .expect("kernel/build.rs has a PROGRAMS list");
+        assert_eq!(listed.matches('"').count(), 2 * USER_PROGRAMS.len());
+    }
+
     #[test]
     fn run_dirs_are_unique() {
         let a = RunDir::create("unit-test").unwrap();
