@@ -1,7 +1,8 @@
 //! The hardware-free half of the kernel.
 //!
 //! The kernel is one package with two targets. This library holds logic that
-//! needs no machine — the kernel command-line parser today — so that it runs
+//! needs no machine — the kernel command-line parser, the ELF loader's
+//! parser (`elf`), the user address layout (`user_layout`), ... — so that it runs
 //! under plain `cargo test` on the host. The binary (`main.rs`) holds everything
 //! that touches hardware and links this library like any other crate.
 //!
@@ -16,6 +17,7 @@ pub mod bringup;
 pub mod byte_ring;
 pub mod cmdline;
 pub mod config;
+pub mod elf;
 pub mod heap_size;
 pub mod madt;
 pub mod monitor;
@@ -23,3 +25,4 @@ pub mod sync;
 pub mod tick;
 pub mod tsc_cpuid;
 pub mod tsc_windows;
+pub mod user_layout;

@@ -27,6 +27,7 @@ mod arch;
 mod ktest;
 mod logger;
 mod memory;
+mod process;
 mod sched;
 mod services;
 mod stats;
@@ -58,6 +59,10 @@ const BOOTLOADER_CONFIG: BootloaderConfig = {
     // All physical memory mapped at an offset the bootloader picks.
     config.mappings.physical_memory = Some(Mapping::Dynamic);
     config.kernel_stack_size = 256 * 1024;
+    // Keep the bootloader's dynamic mappings (it takes the lowest free PML4
+    // slots) out of the user window (`kernel::user_layout`): it marks every
+    // slot from the window's first on as used.
+    config.mappings.dynamic_range_end = Some(kernel::user_layout::USER_WINDOW_START - 1);
     config
 };
 

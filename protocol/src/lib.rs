@@ -29,6 +29,7 @@
 //! | [`log`] | the form of the kernel's free-text log lines (`[SMP] WARN …`) |
 //! | [`args`] | the kernel argument keys, their fixed values (`workload=sleep`) and the warnings about them |
 //! | [`exit`] | the `isa-debug-exit` port, the exit codes and QEMU's statuses |
+//! | [`syscall`] | the system-call numbers and error codes, shared with user programs |
 //! | [`text`] | the small parsing toolkit the line types share |
 //!
 //! # Rules
@@ -58,6 +59,7 @@ pub mod sched;
 pub mod serial;
 pub mod smp;
 pub mod stats;
+pub mod syscall;
 pub mod text;
 pub mod time;
 

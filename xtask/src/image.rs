@@ -62,8 +62,10 @@ pub struct Artifacts {
     pub image_builder: PathBuf,
 }
 
-/// Builds the kernel and the image builder with the pinned toolchain.
+/// Builds the user programs, the kernel (which embeds them) and the image
+/// builder with the pinned toolchain.
 pub fn build(profile: Profile) -> Result<Artifacts> {
+    build_user_programs()?;
     let kernel = build_kernel(profile)?;
     let boot_kernel = strip_debug_info(&kernel)?;
     Ok(Artifacts {
@@ -115,6 +117,38 @@ fn llvm_tool(name: &str) -> Result<PathBuf> {
             toolchain::TOOLCHAIN
         )))
     }
+}
+
+/// The directory of the user workspace (`user/`, a workspace of its own).
+pub fn user_dir() -> PathBuf {
+    toolchain::workspace_root().join("user")
+}
+
+/// The user programs the kernel embeds (`user/*`, binaries of the same name).
+pub const USER_PROGRAMS: [&str; 3] = ["hello", "yield_loop", "fault"];
+
+/// `cargo +T build --release` in `user/` (its `.cargo/config.toml` sets the
+/// target and the link options), into `target/user/`: where the kernel's
+/// build script looks for the programs to embed (ADR 0006). Always release:
+/// the programs are tiny either way and their layout should not depend on
+/// the kernel's profile.
+fn build_user_programs() -> Result<PathBuf> {
+    println!("[xtask] building user programs");
+    let target_dir = toolchain::target_dir().join("user");
+    let mut command = toolchain::cargo(["build", "--release", "--target-dir"]);
+    command.arg(&target_dir).current_dir(user_dir());
+    process::run(&mut command)?;
+    let dir = target_dir.join(KERNEL_TARGET).join("release");
+    for program in USER_PROGRAMS {
+        let path = dir.join(program);
+        if !path.is_file() {
+            return Err(Error::new(format!(
+                "the user build did not produce {}",
+                path.display()
+            )));
+        }
+    }
+    Ok(dir)
 }
 
 /// `cargo +T build -p kernel --target x86_64-unknown-none [--release]`.
@@ -230,6 +264,27 @@ mod tests {
         ];
         assert_eq!(ramdisk_contents(&args), "test=all log=debug\n");
         assert_eq!(ramdisk_contents(&[]), "\n");
+    }
+
+    /// The kernel embeds, the user workspace builds and xtask checks the
+    /// same programs.
+    #[test]
+    fn user_program_lists_agree() {
+        let build_script = include_str!("../../kernel/build.rs");
+        let members = include_str!("../../user/Cargo.toml");
+        for program in USER_PROGRAMS {
+            let quoted = format!("\"{program}\"");
+            assert!(
+                build_script.contains(&quoted),
+                "kernel/build.rs lacks {quoted}"
+            );
+            assert!(members.contains(&quoted), "user/Cargo.toml lacks {quoted}");
+        }
+        let listed = build_script
+            .lines()
+            .find(|line| line.starts_with("const PROGRAMS"))
+            .expect("kernel/build.rs has a PROGRAMS list");
+        assert_eq!(listed.matches('"').count(), 2 * USER_PROGRAMS.len());
     }
 
     #[test]

@@ -40,6 +40,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("verdict", 4),
     ("stats", 5),
     ("sched", 6),
+    ("process", 6),
     ("services", 7),
     ("workloads", 8),
     ("main", 9),

@@ -2,7 +2,8 @@
 //!
 //! The checks run in tiers, cheapest first:
 //!
-//! 1. **lint**: rustfmt and clippy (`-D warnings`) for the host crates and the kernel;
+//! 1. **lint**: rustfmt and clippy (`-D warnings`) for the host crates, the kernel and
+//!    the user programs (`user/`, a workspace of its own);
 //! 2. **host tests**: `cargo test` of the host crates (their doctests included) and of the
 //!    kernel's library (`--lib`, and `--doc` for its doctests); each libtest test counts;
 //! 3. **in-kernel tests**: one boot with `test=all`; each `[KTEST] pass`/`fail` counts,
@@ -63,6 +64,8 @@ enum Check {
     Lint {
         name: &'static str,
         args: &'static [&'static str],
+        /// Where cargo runs, relative to the workspace root (`""`: the root).
+        dir: &'static str,
         /// The failure reason (the output's tail follows it).
         problem: &'static str,
     },
@@ -92,7 +95,15 @@ fn all_checks(scale: bool) -> Vec<Check> {
             name: "lint-fmt",
             // `-l`: list the files that need formatting instead of printing every diff.
             args: &["fmt", "--all", "--check", "--", "-l"],
+            dir: "",
             problem: "these files need `cargo fmt --all`",
+        },
+        Check::Lint {
+            name: "lint-fmt-user",
+            // The user programs are a workspace of their own (ADR 0006).
+            args: &["fmt", "--all", "--check", "--", "-l"],
+            dir: "user",
+            problem: "these user files need `cargo fmt --all` (in user/)",
         },
         Check::Lint {
             name: "lint-clippy-host",
@@ -119,6 +130,7 @@ fn all_checks(scale: bool) -> Vec<Check> {
                 "-D",
                 "warnings",
             ],
+            dir: "",
             problem: "clippy found problems in the host crates",
         },
         Check::Lint {
@@ -133,6 +145,7 @@ fn all_checks(scale: bool) -> Vec<Check> {
                 "-D",
                 "warnings",
             ],
+            dir: "",
             problem: "clippy found problems in the kernel",
         },
         Check::Lint {
@@ -141,7 +154,24 @@ fn all_checks(scale: bool) -> Vec<Check> {
             args: &[
                 "clippy", "-p", "kernel", "--lib", "--tests", "--", "-D", "warnings",
             ],
+            dir: "",
             problem: "clippy found problems in the kernel library's host tests",
+        },
+        Check::Lint {
+            name: "lint-clippy-user",
+            // In user/: its .cargo/config.toml sets x86_64-unknown-none and
+            // the link options; the target dir image::build builds them into.
+            args: &[
+                "clippy",
+                "--release",
+                "--target-dir",
+                "../target/user",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            dir: "user",
+            problem: "clippy found problems in the user programs",
         },
         Check::HostTests {
             name: "host-tests",
@@ -336,8 +366,9 @@ impl Session {
             Check::Lint {
                 name,
                 args,
+                dir,
                 problem,
-            } => self.lint(name, args, problem),
+            } => self.lint(name, args, dir, problem),
             Check::HostTests { name, args, env } => self.host_tests(name, args, env),
             Check::KernelTests => self.kernel_tests(),
             Check::Boot(scenario) => self.scenario(scenario),
@@ -345,8 +376,10 @@ impl Session {
     }
 
     /// Tier 1: a cargo command that must succeed.
-    fn lint(&mut self, name: &str, args: &[&str], problem: &str) -> Result<()> {
-        let output = process::capture(&mut toolchain::cargo(args))?;
+    fn lint(&mut self, name: &str, args: &[&str], dir: &str, problem: &str) -> Result<()> {
+        let mut command = toolchain::cargo(args);
+        command.current_dir(toolchain::workspace_root().join(dir));
+        let output = process::capture(&mut command)?;
         if output.status.success() {
             self.tally.pass(name, "");
         } else {

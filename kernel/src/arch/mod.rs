@@ -13,5 +13,5 @@ pub use x86_64::hooks::{set_fatal_hook, set_tick_handler};
 pub use x86_64::serial_rx::serial_rx;
 pub use x86_64::{
     acpi, apic, clock, console, gdt, interrupts, ioapic, lock_hooks, paging, percpu, qemu, report,
-    serial_rx, smp, tsc, user,
+    serial_rx, smp, tsc, user, user_tables,
 };

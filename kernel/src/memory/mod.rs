@@ -1,8 +1,10 @@
-//! Physical and virtual memory: the frame allocator and the kernel heap.
+//! Physical and virtual memory: the frame allocator, the kernel heap and
+//! user address spaces.
 //!
 //! Set up in this order at boot: page tables ([`paging`](crate::arch::paging))
 //! → [`frame`] allocator over the bootloader's memory map → [`heap`].
 
+pub mod address_space;
 pub mod frame;
 pub mod heap;
 

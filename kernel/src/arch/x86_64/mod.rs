@@ -20,6 +20,7 @@
 //! | [`user`] | ring 3: GDT user segments, `syscall`, entering and leaving user threads, user copies |
 //! | [`tsc`] | the time-stamp counter, calibrated against the PIT |
 //! | [`report`] | printing the lines the host checks (`protocol` types), whatever the log level |
+//! | [`user_tables`] | user page tables: a PML4 per address space sharing the kernel's entries |
 //! | [`qemu`] | leaving QEMU with a verdict through `isa-debug-exit` |
 
 pub mod acpi;
@@ -41,3 +42,4 @@ pub mod serial_rx;
 pub mod smp;
 pub mod tsc;
 pub mod user;
+pub mod user_tables;

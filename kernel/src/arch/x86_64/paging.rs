@@ -33,6 +33,9 @@ use x86_64::{PhysAddr, VirtAddr};
 
 static PHYS_OFFSET: Once<VirtAddr> = Once::new();
 static MAPPER: Once<SpinLock<OffsetPageTable<'static>>> = Once::new();
+/// The boot PML4: the kernel's page table, which user address spaces copy
+/// their kernel entries from (`user_tables`).
+static KERNEL_ROOT: Once<PhysFrame> = Once::new();
 
 /// PML4 slots already handed out by [`reserve_region`], one bit per slot of
 /// the higher half (slots 256..512).
@@ -49,6 +52,7 @@ const PML4_SLOT_SIZE: u64 = 1 << 39;
 pub unsafe fn init(physical_memory_offset: VirtAddr) {
     PHYS_OFFSET.call_once(|| physical_memory_offset);
     let (pml4_frame, _) = x86_64::registers::control::Cr3::read();
+    KERNEL_ROOT.call_once(|| pml4_frame);
     let pml4_ptr = phys_to_virt(pml4_frame.start_address()).as_mut_ptr::<PageTable>();
     // SAFETY: CR3 holds the active PML4, which the physical-memory window maps
     // at `pml4_ptr`; from now on only MAPPER references it (caller's contract).
@@ -56,6 +60,18 @@ pub unsafe fn init(physical_memory_offset: VirtAddr) {
     // SAFETY: the offset maps all physical memory (caller's contract).
     let mapper = unsafe { OffsetPageTable::new(pml4, physical_memory_offset) };
     MAPPER.call_once(|| SpinLock::new(LockRank::PAGE_TABLES, mapper));
+}
+
+/// The kernel's PML4 (the boot table `init` took over).
+pub fn kernel_root() -> PhysFrame {
+    *KERNEL_ROOT.get().expect("paging::init not called")
+}
+
+/// Runs `f` with the kernel's PML4 under the page-table lock: nobody adds a
+/// kernel entry meanwhile.
+pub(super) fn with_kernel_pml4<R>(f: impl FnOnce(&PageTable) -> R) -> R {
+    let mapper = MAPPER.get().expect("paging::init not called").lock();
+    f(mapper.level_4_table())
 }
 
 /// The virtual address at which physical address `phys` is visible.
