@@ -15,7 +15,15 @@ use std::fs;
 use std::path::PathBuf;
 
 /// The programs of `user/` the kernel embeds.
-const PROGRAMS: [&str; 3] = ["hello", "yield_loop", "fault"];
+const PROGRAMS: [&str; 7] = [
+    "hello",
+    "yield_loop",
+    "fault",
+    "ping",
+    "pong",
+    "threads",
+    "stress",
+];
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));

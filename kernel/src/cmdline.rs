@@ -91,6 +91,11 @@ pub enum Workload {
     /// Services on every core calling each other in seeded random patterns,
     /// with full and closed ports, for the run's `duration`.
     IpcStress,
+    /// User programs in ring 3 (yield loops, a ping-pong between two
+    /// processes, a multi-threaded program, a faulting one).
+    User,
+    /// User threads on every core making seeded good and hostile system calls.
+    SyscallStress,
 }
 
 impl Workload {
@@ -104,6 +109,8 @@ impl Workload {
             keys::workload::BURST => Self::Burst,
             keys::workload::IPC => Self::Ipc,
             keys::workload::IPCSTRESS => Self::IpcStress,
+            keys::workload::USER => Self::User,
+            keys::workload::SYSCALLSTRESS => Self::SyscallStress,
             _ => return None,
         })
     }
@@ -185,8 +192,10 @@ fn apply<'a>(args: &mut KernelArgs<'a>, key: &str, value: &'a str) -> Result<(),
             };
         }
         keys::WORKLOAD => {
-            args.workload = Workload::parse(value)
-                .ok_or("one of tasks, imbalance, sleep, pingpong, bench, burst, ipc, ipcstress")?;
+            args.workload = Workload::parse(value).ok_or(
+                "one of tasks, imbalance, sleep, pingpong, bench, burst, ipc, ipcstress, user, \
+                 syscallstress",
+            )?;
         }
         keys::STATS => match parse_seconds_as_ms(value) {
             Some(ms) if ms > 0 => args.stats_interval_ms = Some(ms),
@@ -458,6 +467,8 @@ mod tests {
                     workload::BURST,
                     workload::IPC,
                     workload::IPCSTRESS,
+                    workload::USER,
+                    workload::SYSCALLSTRESS,
                 ],
             ),
         ];

@@ -22,6 +22,7 @@ pub mod heap_size;
 pub mod madt;
 pub mod monitor;
 pub mod sync;
+pub mod syscall;
 pub mod tick;
 pub mod tsc_cpuid;
 pub mod tsc_windows;

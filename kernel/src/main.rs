@@ -212,6 +212,7 @@ fn spawn_services_and_workload(
     args: &KernelArgs<'_>,
 ) {
     services::start(executor);
+    process::init(executor);
     workloads::spawn(executor, args);
 }
 

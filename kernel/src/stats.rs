@@ -42,6 +42,30 @@ pub fn set_core_stats_provider(provider: fn(u32) -> Option<CoreStats>) {
     kernel::sync::set_once(&CORE_STATS, provider, "core stats provider");
 }
 
+/// One CPU's user-thread counters (`syscalls= user_preemptions=
+/// user_faults=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserCounts {
+    /// System calls handled.
+    pub syscalls: u64,
+    /// Preemptions of user threads.
+    pub preemptions: u64,
+    /// User threads killed for a fault.
+    pub faults: u64,
+}
+
+/// Where the per-CPU user counters come from: the process layer registers
+/// it; without one they print as 0.
+static USER_STATS: Once<fn(u32) -> UserCounts> = Once::new();
+
+/// Registers the provider of CPU `cpu`'s user-thread counters.
+///
+/// # Panics
+/// If one is registered already.
+pub fn set_user_stats_provider(provider: fn(u32) -> UserCounts) {
+    kernel::sync::set_once(&USER_STATS, provider, "user stats provider");
+}
+
 /// Registers the provider of CPU `cpu`'s IPC counters.
 ///
 /// # Panics
@@ -143,6 +167,14 @@ pub fn print() {
             .get()
             .map(|provider| provider(index))
             .unwrap_or_default();
+        let UserCounts {
+            syscalls,
+            preemptions: user_preemptions,
+            faults: user_faults,
+        } = USER_STATS
+            .get()
+            .map(|provider| provider(index))
+            .unwrap_or_default();
         cpus.push(StatsCpu {
             cpu: index,
             apic_id: cpu.apic_id(),
@@ -167,6 +199,9 @@ pub fn print() {
             ipc_sent,
             ipc_received,
             ipc_dropped,
+            syscalls,
+            user_preemptions,
+            user_faults,
         });
     }
     let total = StatsTotal {

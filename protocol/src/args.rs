@@ -85,6 +85,12 @@ pub mod workload {
     /// Services on every core calling each other at random, with full and
     /// closed ports; ends with `[IPCSTRESS]`.
     pub const IPCSTRESS: &str = "ipcstress";
+    /// User programs in ring 3: yield loops, a ping-pong, threads, a fault;
+    /// ends with `[USER] result`.
+    pub const USER: &str = "user";
+    /// User threads making hostile and good system calls; ends with
+    /// `[SYSCALLSTRESS]`.
+    pub const SYSCALLSTRESS: &str = "syscallstress";
 }
 
 /// A word of the command line that the kernel could not use; the key keeps

@@ -23,7 +23,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`tag`] | every tag the host looks for |
-//! | [`boot`], [`smp`], [`time`], [`sched`], [`ipc`], [`serial`], [`stats`], [`ktest`], [`fatal`] | the checked lines, by subsystem |
+//! | [`boot`], [`smp`], [`time`], [`sched`], [`ipc`], [`serial`], [`user`], [`stats`], [`ktest`], [`fatal`] | the checked lines, by subsystem |
 //! | [`stats`] | also the `[STATS]` block, printed as one unit, and a reader that checks it arrived as one |
 //! | [`monitor`] | the kernel monitor: its prompt, command words and `[MON]` answers |
 //! | [`log`] | the form of the kernel's free-text log lines (`[SMP] WARN …`) |
@@ -62,6 +62,7 @@ pub mod stats;
 pub mod syscall;
 pub mod text;
 pub mod time;
+pub mod user;
 
 /// Scheduler tick rate: how often the Local APIC timer interrupts each core.
 /// The host needs it to know how many ticks a CPU's timer owes
@@ -110,6 +111,10 @@ pub mod tag {
     pub const IPC: &str = "[IPC]";
     /// The result of `workload=ipcstress`.
     pub const IPCSTRESS: &str = "[IPCSTRESS]";
+    /// User programs: what they write, how they end.
+    pub const USER: &str = "[USER]";
+    /// The result of `workload=syscallstress`.
+    pub const SYSCALLSTRESS: &str = "[SYSCALLSTRESS]";
 }
 
 mod sealed {

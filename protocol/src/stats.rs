@@ -127,6 +127,13 @@ counters! {
     /// IPC messages discarded on this CPU because their port's receive right
     /// was dropped with them still queued.
     ipc_dropped => IpcDropped,
+    /// System calls made by user threads on this CPU.
+    syscalls => Syscalls,
+    /// User threads interrupted on this CPU that gave the core to other
+    /// work (timer or IPI taken in ring 3).
+    user_preemptions => UserPreemptions,
+    /// User threads killed on this CPU for a fault.
+    user_faults => UserFaults,
 }
 
 impl StatsCpu {

@@ -125,7 +125,15 @@ pub fn user_dir() -> PathBuf {
 }
 
 /// The user programs the kernel embeds (`user/*`, binaries of the same name).
-pub const USER_PROGRAMS: [&str; 3] = ["hello", "yield_loop", "fault"];
+pub const USER_PROGRAMS: [&str; 7] = [
+    "hello",
+    "yield_loop",
+    "fault",
+    "ping",
+    "pong",
+    "threads",
+    "stress",
+];
 
 /// `cargo +T build --release` in `user/` (its `.cargo/config.toml` sets the
 /// target and the link options), into `target/user/`: where the kernel's
@@ -280,10 +288,11 @@ mod tests {
             );
             assert!(members.contains(&quoted), "user/Cargo.toml lacks {quoted}");
         }
-        let listed = build_script
-            .lines()
-            .find(|line| line.starts_with("const PROGRAMS"))
+        let start = build_script
+            .find("const PROGRAMS")
             .expect("kernel/build.rs has a PROGRAMS list");
+        let listed = &build_script[start..];
+        let listed = &listed[..listed.find("];").expect("the list ends")];
         assert_eq!(listed.matches('"').count(), 2 * USER_PROGRAMS.len());
     }
 

@@ -40,10 +40,10 @@ const LAYERS: &[(&str, u8)] = &[
     ("verdict", 4),
     ("stats", 5),
     ("sched", 6),
-    ("process", 6),
     ("services", 7),
-    ("workloads", 8),
-    ("main", 9),
+    ("process", 8),
+    ("workloads", 9),
+    ("main", 10),
 ];
 
 /// The layer of `module`, if it is one of [`LAYERS`].

@@ -4,6 +4,7 @@
 //! To test a new behaviour, add a row to [`SCENARIOS`]; to change what a boot must show
 //! (for example `cpus_online` once application processors come up), edit its row.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use protocol::SCHED_HZ;
@@ -19,6 +20,7 @@ use protocol::smp::{ApFailed, ApOnline, ApicMode, ApicTimer, LapicMode};
 use protocol::stats::{Counter, StatsTotal};
 use protocol::text::ParseError;
 use protocol::time::Tsc;
+use protocol::user::{SyscallStress, UserKilled, UserResult, UserWrote};
 
 use crate::boot::BootReport;
 use crate::image::{self, Firmware};
@@ -159,6 +161,30 @@ pub enum Expect {
         /// The requirement.
         accept: fn(&IpcStress) -> bool,
     },
+    /// The `[USER] result` line is there and `accept` holds for it.
+    UserResult {
+        /// What `accept` requires.
+        what: &'static str,
+        /// The requirement.
+        accept: fn(&UserResult) -> bool,
+    },
+    /// The `[SYSCALLSTRESS]` line is there and `accept` holds for it.
+    SyscallStress {
+        /// What `accept` requires.
+        what: &'static str,
+        /// The requirement.
+        accept: fn(&SyscallStress) -> bool,
+    },
+    /// User programs wrote `[USER][coreN] <text>` from at least `min`
+    /// distinct CPUs.
+    UserWroteOnCores {
+        /// The text.
+        text: &'static str,
+        /// Distinct CPUs required.
+        min: usize,
+    },
+    /// A `[USER] … killed: <reason>` line whose reason contains this.
+    UserKilledFor(&'static str),
     /// The `[BURST]` line is there and `accept` holds for it.
     Burst {
         /// What `accept` requires.
@@ -594,6 +620,78 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: IPCSTRESS_EXPECT,
     },
     Scenario {
+        // User programs in ring 3 as executor tasks: yield loops spread
+        // over the CPUs (stolen or migrated), a two-process ping-pong over
+        // mailboxes, a multi-threaded program on several CPUs at once, and
+        // a program killed for its fault while the rest runs on.
+        name: "workload-user",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &[
+            (args::DURATION, "5"),
+            (args::WORKLOAD, args::workload::USER),
+        ],
+        timeout_secs: 90,
+        qemu_args: &[],
+        x2apic: false,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::EveryCpuAccountedFor,
+            Expect::UserResult {
+                what: "exited >= 4, killed = 1, round_trips = expected, threads on >= 2 \
+                       CPUs, moved > 0",
+                accept: |u| {
+                    u.exited >= 4
+                        && u.killed == 1
+                        && u.round_trips == u.expected
+                        && u.threads_cores >= 2
+                        && u.moved > 0
+                },
+            },
+            Expect::UserWroteOnCores {
+                text: "run yield_loop",
+                min: 2,
+            },
+            Expect::UserKilledFor("page fault"),
+            Expect::SumAtLeast {
+                counters: &[Counter::UserFaults],
+                min: 1,
+            },
+            Expect::SumAtLeast {
+                counters: &[Counter::Syscalls],
+                min: 100,
+            },
+        ],
+    },
+    Scenario {
+        // Seed task 11.3: user threads on every core making good and
+        // hostile system calls for 30 s; every one must get its answer.
+        name: "workload-syscallstress-smp4",
+        smp: 4,
+        firmware: Firmware::Bios,
+        kernel_args: &[
+            (args::DURATION, "30"),
+            (args::WORKLOAD, args::workload::SYSCALLSTRESS),
+        ],
+        timeout_secs: 120,
+        qemu_args: &[],
+        x2apic: false,
+        expect: &[
+            Expect::Verdict(VerdictKind::Success),
+            Expect::EveryCpuAccountedFor,
+            Expect::SyscallStress {
+                what: "wrong = 0, killed = 0, ok > 0, errors > 0, calls = ok + errors",
+                accept: |s| {
+                    s.wrong == 0
+                        && s.killed == 0
+                        && s.ok > 0
+                        && s.errors > 0
+                        && s.calls == s.ok + s.errors
+                },
+            },
+        ],
+    },
+    Scenario {
         name: "workload-pingpong",
         smp: 4,
         firmware: Firmware::Bios,
@@ -1006,6 +1104,24 @@ impl Scenario {
             Expect::Sleep { what, accept } => check_result(lines, Sleep::parse, accept, what),
             Expect::PingPong { what, accept } => check_result(lines, PingPong::parse, accept, what),
             Expect::Burst { what, accept } => check_result(lines, Burst::parse, accept, what),
+            Expect::UserResult { what, accept } => {
+                check_result(lines, UserResult::parse, accept, what)
+            }
+            Expect::SyscallStress { what, accept } => {
+                check_result(lines, SyscallStress::parse, accept, what)
+            }
+            Expect::UserWroteOnCores { text, min } => check_user_wrote(text, *min, lines),
+            Expect::UserKilledFor(reason) => {
+                let (killed, malformed) = output::all(lines, UserKilled::parse);
+                if let Some(line) = malformed.first() {
+                    return Err(format!("malformed line: {line}"));
+                }
+                if killed.iter().any(|k| k.reason.contains(reason)) {
+                    Ok(())
+                } else {
+                    Err(format!("no thread killed for '{reason}': {killed:?}"))
+                }
+            }
             Expect::Ipc { what, accept } => check_result(lines, IpcResult::parse, accept, what),
             Expect::IpcStress { what, accept } => {
                 check_result(lines, IpcStress::parse, accept, what)
@@ -1479,6 +1595,26 @@ fn check_monitor_session(smp: u16, lines: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `[USER][coreN] text` lines from at least `min` distinct CPUs.
+fn check_user_wrote(text: &str, min: usize, lines: &[String]) -> Result<(), String> {
+    let (wrote, malformed) = output::all(lines, UserWrote::parse);
+    if let Some(line) = malformed.first() {
+        return Err(format!("malformed line: {line}"));
+    }
+    let cores: HashSet<u32> = wrote
+        .iter()
+        .filter(|w| w.text == text)
+        .map(|w| w.core)
+        .collect();
+    if cores.len() >= min {
+        Ok(())
+    } else {
+        Err(format!(
+            "'[USER][coreN] {text}' from CPUs {cores:?}, expected at least {min}"
+        ))
+    }
+}
+
 fn check_ktest_passed(name: &str, lines: &[String]) -> Result<(), String> {
     let (events, malformed) = output::all(lines, Ktest::parse);
     if let Some(line) = malformed.first() {
@@ -1588,7 +1724,6 @@ fn check_bench_line(smp: u16, lines: &[String]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
 
     use protocol::stats::{StatsBlock, StatsCpu};
 

@@ -12,8 +12,17 @@
 //! `arch`'s part (issue 11's other half); this module stops at the
 //! [`LoadedProgram`].
 //!
-//! Layer 6 (ADR 0004), beside `sched`: it uses `memory` only, and the task
-//! that runs a program will sit here too.
+//! Running them: [`thread`] (a user thread is an executor task), the
+//! system calls ([`syscalls`]), the ports user programs reach ([`ports`])
+//! and the per-CPU counters ([`books`]).
+//!
+//! Layer 8 (ADR 0004): above `services`, whose name service user programs
+//! reach, below the workloads that start programs.
+
+pub mod books;
+pub mod ports;
+pub mod syscalls;
+pub mod thread;
 
 use core::fmt;
 
@@ -220,4 +229,11 @@ mod tests {
             Ok(())
         }
     );
+}
+
+/// Registers the user counters with `[STATS]` and starts the byte echo
+/// service user programs can call.
+pub fn init(executor: &'static executor::Executor<crate::sched::KernelPlatform>) {
+    books::init();
+    ports::start_uecho(executor);
 }

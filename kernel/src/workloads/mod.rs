@@ -10,6 +10,8 @@
 //! | `bench` | the executor's costs, measured with the TSC ([`bench`]) | `[BENCH] …` |
 //! | `burst` | a 100,000-task spawn burst ([`burst`]) | `[BURST] …` |
 //! | `ipc` | clients on every core calling services on other cores ([`ipc`]) | `[IPC] calls= replies= expected= max_rtt_us=` |
+//! | `user` | user programs in ring 3 ([`user`]) | `[USER][coreN] run yield_loop`, `[USER] … killed: …`, `[USER] result …` |
+//! | `syscallstress` | user threads making hostile system calls ([`user`]) | `[SYSCALLSTRESS] …` |
 //! | `ipcstress` | services on every core calling each other at random, full and closed ports ([`ipcstress`]) | `[IPCSTRESS] …` |
 //!
 //! They sit a layer above `sched` ([ADR 0004](../../../docs/adr/0004-kernel-layers.md)):
@@ -21,6 +23,7 @@ mod ipc;
 mod ipcstress;
 mod tasks;
 mod turn;
+mod user;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -56,6 +59,8 @@ pub fn spawn(executor: Exec, args: &KernelArgs<'_>) {
         Workload::Burst => burst::spawn(executor),
         Workload::Ipc => ipc::spawn(executor),
         Workload::IpcStress => ipcstress::spawn(executor, args.duration_ms),
+        Workload::User => user::spawn(executor),
+        Workload::SyscallStress => user::spawn_syscall_stress(executor, args.duration_ms),
     }
 }
 

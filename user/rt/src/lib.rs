@@ -123,6 +123,59 @@ pub fn print(text: &str) {
     }
 }
 
+/// A line being formatted: up to 256 bytes, written with one system call
+/// (so the kernel prints it as one `[USER]` line). What does not fit is cut.
+pub struct LineBuf {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl LineBuf {
+    /// An empty line.
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    /// Writes the line, with a newline, in one system call.
+    pub fn flush(&mut self) {
+        if self.len < self.buf.len() {
+            self.buf[self.len] = b'\n';
+            self.len += 1;
+        }
+        let _ = write(&self.buf[..self.len]);
+        self.len = 0;
+    }
+}
+
+impl Default for LineBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Write for LineBuf {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let room = self.buf.len() - self.len;
+        let n = text.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&text.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Prints one formatted line with one `write` system call.
+#[macro_export]
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        let mut line = $crate::LineBuf::new();
+        let _ = core::fmt::Write::write_fmt(&mut line, format_args!($($arg)*));
+        line.flush();
+    }};
+}
+
 /// The console as a [`fmt::Write`] target: `write!(rt::Console, ...)`.
 pub struct Console;
 
@@ -150,10 +203,77 @@ pub fn yield_now() {
     unsafe { syscall6(syscall::YIELD, [0; 6]) };
 }
 
+/// Sleeps for `ns` nanoseconds.
+pub fn sleep_ns(ns: u64) -> Result<(), Error> {
+    // SAFETY: SLEEP touches no memory.
+    result(unsafe { syscall6(syscall::SLEEP, [ns, 0, 0, 0, 0, 0]) }).map(|_| ())
+}
+
 /// Sleeps for `ms` milliseconds.
 pub fn sleep_ms(ms: u64) -> Result<(), Error> {
-    // SAFETY: SLEEP touches no memory.
-    result(unsafe { syscall6(syscall::SLEEP, [ms, 0, 0, 0, 0, 0]) }).map(|_| ())
+    sleep_ns(ms.saturating_mul(1_000_000))
+}
+
+/// The handle of the port named `name`.
+pub fn port_lookup(name: &str) -> Result<u64, Error> {
+    let args = [name.as_ptr() as u64, name.len() as u64, 0, 0, 0, 0];
+    // SAFETY: PORT_LOOKUP only reads the name, which is ours.
+    result(unsafe { syscall6(syscall::PORT_LOOKUP, args) })
+}
+
+/// Sends `msg` on `port` (waits while the port is full).
+pub fn port_send(port: u64, msg: &[u8]) -> Result<(), Error> {
+    let args = [port, msg.as_ptr() as u64, msg.len() as u64, 0, 0, 0];
+    // SAFETY: PORT_SEND only reads the message, which is ours.
+    result(unsafe { syscall6(syscall::PORT_SEND, args) }).map(|_| ())
+}
+
+/// Receives a message from `port` into `buf` (waits while the port is
+/// empty); returns the message's length (it may exceed `buf`: the rest is
+/// cut off).
+pub fn port_recv(port: u64, buf: &mut [u8]) -> Result<usize, Error> {
+    let args = [port, buf.as_mut_ptr() as u64, buf.len() as u64, 0, 0, 0];
+    // SAFETY: PORT_RECV writes at most `buf.len()` bytes into `buf`, ours.
+    result(unsafe { syscall6(syscall::PORT_RECV, args) }).map(|n| n as usize)
+}
+
+/// Calls the service behind `port` with `msg`; the reply goes into
+/// `reply`; returns the reply's length.
+pub fn port_call(port: u64, msg: &[u8], reply: &mut [u8]) -> Result<usize, Error> {
+    let args = [
+        port,
+        msg.as_ptr() as u64,
+        msg.len() as u64,
+        reply.as_mut_ptr() as u64,
+        reply.len() as u64,
+        0,
+    ];
+    // SAFETY: PORT_CALL reads `msg` and writes at most `reply.len()` bytes
+    // into `reply`, both ours.
+    result(unsafe { syscall6(syscall::PORT_CALL, args) }).map(|n| n as usize)
+}
+
+/// Starts a thread running `f` on the stack `stack` (which must stay the
+/// thread's for good: a `static` array, say). Returns the thread id.
+pub fn spawn_thread(f: extern "C" fn() -> !, stack: &'static mut [u8]) -> Result<u64, Error> {
+    // The new thread starts at `thread_start` with rsp 16-byte aligned and
+    // `f` just above it, where `thread_start` finds it.
+    let top = (stack.as_mut_ptr() as u64 + stack.len() as u64) & !15;
+    let slot = top - 16;
+    // SAFETY: `slot` lies inside `stack`, which is ours for good and
+    // 8-aligned at `slot + 8`.
+    unsafe { core::ptr::write((slot + 8) as *mut u64, f as *const () as u64) };
+    let args = [thread_start as *const () as u64, slot, 0, 0, 0, 0];
+    // SAFETY: SPAWN_THREAD touches no memory of ours; the new thread uses
+    // `stack`, which nothing else does.
+    result(unsafe { syscall6(syscall::SPAWN_THREAD, args) })
+}
+
+/// Where a new thread starts: calls the function stored above its stack
+/// pointer with the stack aligned as a call expects.
+#[unsafe(naked)]
+extern "C" fn thread_start() -> ! {
+    core::arch::naked_asm!("mov rax, [rsp + 8]", "call rax", "ud2")
 }
 
 /// The number of the CPU the program runs on.
@@ -164,7 +284,6 @@ pub fn getcpu() -> Result<u64, Error> {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    use core::fmt::Write;
-    let _ = writeln!(Console, "user panic: {}", info.message());
+    println!("user panic: {}", info.message());
     exit(101)
 }
