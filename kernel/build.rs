@@ -15,7 +15,7 @@ use std::fs;
 use std::path::PathBuf;
 
 /// The programs of `user/` the kernel embeds.
-const PROGRAMS: [&str; 7] = [
+const PROGRAMS: [&str; 9] = [
     "hello",
     "yield_loop",
     "fault",
@@ -23,6 +23,8 @@ const PROGRAMS: [&str; 7] = [
     "pong",
     "threads",
     "stress",
+    "ubench",
+    "upong",
 ];
 
 fn main() {

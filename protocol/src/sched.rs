@@ -122,7 +122,7 @@ impl fmt::Display for Figure {
 
 /// The `[BENCH]` line of `workload=bench` (`docs/kernel-interface.md` §2.1):
 /// `[BENCH] cpus=2 spawn_cycles=9046 yield_cycles=1132 wake_local_cycles=1717
-/// wake_remote_rtt_cycles=38179 steal_cycles=40955 ipc_rtt_cycles=61214 samples=31
+/// wake_remote_rtt_cycles=38179 steal_cycles=40955 ipc_rtt_cycles=61214 syscall_cycles=700 user_ipc_rtt_cycles=90000 samples=31
 /// statistic=median tsc_mhz=2613`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bench<'a> {
@@ -141,6 +141,11 @@ pub struct Bench<'a> {
     /// One IPC call from core 0 to the echo service on core 1 and its reply
     /// (`na` with one CPU).
     pub ipc_rtt_cycles: Figure,
+    /// One null system call (`getcpu`) from ring 3, measured in ring 3.
+    pub syscall_cycles: Figure,
+    /// One round trip between two user processes on cores 0 and 1 over
+    /// mailboxes, measured in ring 3 (`na` with one CPU).
+    pub user_ipc_rtt_cycles: Figure,
     /// Samples per figure.
     pub samples: u64,
     /// How the samples are summed up (`median`).
@@ -151,22 +156,28 @@ pub struct Bench<'a> {
 
 impl Bench<'_> {
     /// The figures' keys, in print order.
-    pub const FIGURE_KEYS: [&'static str; 6] = [
+    pub const FIGURE_KEYS: [&'static str; 8] = [
         "spawn_cycles",
         "yield_cycles",
         "wake_local_cycles",
         "wake_remote_rtt_cycles",
         "steal_cycles",
         "ipc_rtt_cycles",
+        "syscall_cycles",
+        "user_ipc_rtt_cycles",
     ];
 
     /// The figures that need a second CPU: `na` with `cpus=1`, and only then.
-    pub const MULTI_CPU_KEYS: [&'static str; 3] =
-        ["wake_remote_rtt_cycles", "steal_cycles", "ipc_rtt_cycles"];
+    pub const MULTI_CPU_KEYS: [&'static str; 4] = [
+        "wake_remote_rtt_cycles",
+        "steal_cycles",
+        "ipc_rtt_cycles",
+        "user_ipc_rtt_cycles",
+    ];
 
     /// Each figure with its key, in print order.
-    pub fn figures(&self) -> [(&'static str, Figure); 6] {
-        let [spawn, yields, local, remote, steal, ipc] = Self::FIGURE_KEYS;
+    pub fn figures(&self) -> [(&'static str, Figure); 8] {
+        let [spawn, yields, local, remote, steal, ipc, syscall, user_ipc] = Self::FIGURE_KEYS;
         [
             (spawn, self.spawn_cycles),
             (yields, self.yield_cycles),
@@ -174,6 +185,8 @@ impl Bench<'_> {
             (remote, self.wake_remote_rtt_cycles),
             (steal, self.steal_cycles),
             (ipc, self.ipc_rtt_cycles),
+            (syscall, self.syscall_cycles),
+            (user_ipc, self.user_ipc_rtt_cycles),
         ]
     }
 }
@@ -201,7 +214,7 @@ impl<'a> Bench<'a> {
                     },
                 }
             };
-            let [spawn, yields, local, remote, steal, ipc] = Self::FIGURE_KEYS;
+            let [spawn, yields, local, remote, steal, ipc, syscall, user_ipc] = Self::FIGURE_KEYS;
             Ok(Self {
                 cpus,
                 spawn_cycles: figure(spawn)?,
@@ -210,6 +223,8 @@ impl<'a> Bench<'a> {
                 wake_remote_rtt_cycles: figure(remote)?,
                 steal_cycles: figure(steal)?,
                 ipc_rtt_cycles: figure(ipc)?,
+                syscall_cycles: figure(syscall)?,
+                user_ipc_rtt_cycles: figure(user_ipc)?,
                 samples: fields.u64("samples")?,
                 statistic: fields.str("statistic")?,
                 tsc_mhz: fields.u64("tsc_mhz")?,
@@ -316,6 +331,11 @@ mod tests {
                 Figure::Na => Figure::Na,
                 Figure::Cycles(_) => Figure::Cycles(61_214),
             },
+            syscall_cycles: Figure::Cycles(700),
+            user_ipc_rtt_cycles: match remote {
+                Figure::Na => Figure::Na,
+                Figure::Cycles(_) => Figure::Cycles(90_000),
+            },
             samples: 31,
             statistic: "median",
             tsc_mhz: 2613,
@@ -328,7 +348,7 @@ mod tests {
         assert_eq!(
             two.to_string(),
             "[BENCH] cpus=2 spawn_cycles=9046 yield_cycles=1132 wake_local_cycles=1717 \
-             wake_remote_rtt_cycles=38179 steal_cycles=40955 ipc_rtt_cycles=61214 samples=31 statistic=median \
+             wake_remote_rtt_cycles=38179 steal_cycles=40955 ipc_rtt_cycles=61214 syscall_cycles=700 user_ipc_rtt_cycles=90000 samples=31 statistic=median \
              tsc_mhz=2613"
         );
         assert_eq!(Bench::parse(&two.to_string()), Some(Ok(two)));
@@ -346,14 +366,14 @@ mod tests {
             bench(1, Figure::Cycles(4), Figure::Na).to_string(),
             // na for a single-CPU figure
             "[BENCH] cpus=1 spawn_cycles=na yield_cycles=2 wake_local_cycles=3 \
-             wake_remote_rtt_cycles=na steal_cycles=na ipc_rtt_cycles=na samples=1 statistic=median tsc_mhz=1"
+             wake_remote_rtt_cycles=na steal_cycles=na ipc_rtt_cycles=na syscall_cycles=6 user_ipc_rtt_cycles=na samples=1 statistic=median tsc_mhz=1"
                 .to_owned(),
             // zero, garbage, missing
             "[BENCH] cpus=2 spawn_cycles=0 yield_cycles=2 wake_local_cycles=3 \
-             wake_remote_rtt_cycles=4 steal_cycles=5 ipc_rtt_cycles=6 samples=1 statistic=median tsc_mhz=1"
+             wake_remote_rtt_cycles=4 steal_cycles=5 ipc_rtt_cycles=6 syscall_cycles=6 user_ipc_rtt_cycles=6 samples=1 statistic=median tsc_mhz=1"
                 .to_owned(),
             "[BENCH] cpus=2 spawn_cycles=1 yield_cycles=x wake_local_cycles=3 \
-             wake_remote_rtt_cycles=4 steal_cycles=5 ipc_rtt_cycles=6 samples=1 statistic=median tsc_mhz=1"
+             wake_remote_rtt_cycles=4 steal_cycles=5 ipc_rtt_cycles=6 syscall_cycles=6 user_ipc_rtt_cycles=6 samples=1 statistic=median tsc_mhz=1"
                 .to_owned(),
             "[BENCH] cpus=2 spawn_cycles=1 yield_cycles=2 wake_local_cycles=3 \
              wake_remote_rtt_cycles=4"

@@ -349,7 +349,7 @@ mod tests {
     fn kernel_results() {
         let bench = line(
             "[BENCH] cpus=1 spawn_cycles=900 yield_cycles=100 wake_local_cycles=170 \
-             wake_remote_rtt_cycles=na steal_cycles=na ipc_rtt_cycles=na samples=31 \
+             wake_remote_rtt_cycles=na steal_cycles=na ipc_rtt_cycles=na syscall_cycles=6 user_ipc_rtt_cycles=na samples=31 \
              statistic=median tsc_mhz=1000",
         );
         let table = kernel_table(&bench, Accel::Tcg);
@@ -368,7 +368,7 @@ mod tests {
         );
         assert!(json.contains("\"spawn_cycles\": 900,"), "{json}");
         assert!(json.contains("\"steal_cycles\": null,"), "{json}");
-        assert!(json.contains("\"ipc_rtt_cycles\": null\n"), "{json}");
+        assert!(json.contains("\"user_ipc_rtt_cycles\": null\n"), "{json}");
         assert!(json.contains("\"tsc_mhz\": 1000,"), "{json}");
         assert!(json.contains("\"accel\": \"tcg\""), "{json}");
     }

@@ -125,7 +125,7 @@ pub fn user_dir() -> PathBuf {
 }
 
 /// The user programs the kernel embeds (`user/*`, binaries of the same name).
-pub const USER_PROGRAMS: [&str; 7] = [
+pub const USER_PROGRAMS: [&str; 9] = [
     "hello",
     "yield_loop",
     "fault",
@@ -133,6 +133,8 @@ pub const USER_PROGRAMS: [&str; 7] = [
     "pong",
     "threads",
     "stress",
+    "ubench",
+    "upong",
 ];
 
 /// `cargo +T build --release` in `user/` (its `.cargo/config.toml` sets the

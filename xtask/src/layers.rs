@@ -322,7 +322,7 @@ mod tests {
         let problems = check(&files);
         assert!(
             problems.iter().any(|p| p.starts_with(
-                "sched (layer 6) calls up into workloads (layer 8) at sched/mod.rs:1"
+                "sched (layer 6) calls up into workloads (layer 9) at sched/mod.rs:1"
             )),
             "{problems:#?}"
         );

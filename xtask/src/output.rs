@@ -634,7 +634,7 @@ mod tests {
     #[test]
     fn bench_line_parses() {
         let line = "[BENCH] cpus=2 spawn_cycles=9046 yield_cycles=1132 wake_local_cycles=1717 \
-                    wake_remote_rtt_cycles=38179 steal_cycles=40955 ipc_rtt_cycles=61214 samples=31 statistic=median \
+                    wake_remote_rtt_cycles=38179 steal_cycles=40955 ipc_rtt_cycles=61214 syscall_cycles=700 user_ipc_rtt_cycles=90000 samples=31 statistic=median \
                     tsc_mhz=2613";
         let bench = parse_bench_line(&lines(&["[BOOT] x", line]))
             .unwrap()

@@ -2282,7 +2282,7 @@ mod tests {
         let line = |cpus: u16| {
             own(&[&format!(
                 "[BENCH] cpus={cpus} spawn_cycles=9 yield_cycles=1 wake_local_cycles=2 \
-                 wake_remote_rtt_cycles=3 steal_cycles=4 ipc_rtt_cycles=5 samples=31 statistic=median tsc_mhz=1"
+                 wake_remote_rtt_cycles=3 steal_cycles=4 ipc_rtt_cycles=5 syscall_cycles=6 user_ipc_rtt_cycles=7 samples=31 statistic=median tsc_mhz=1"
             )])
         };
         assert!(check_bench_line(2, &line(2)).is_ok());

@@ -21,7 +21,12 @@
 //! core (the driver does not yield until all are done); the divisor is the
 //! number of tasks that saw themselves run on a core other than 0.
 //!
-//! With one CPU the last three print `na`. Then the run ends like a `duration`
+//! Two figures come from ring 3: the `ubench` user program measures a null
+//! system call (`syscall_cycles`: `getcpu`) and a round trip to `upong`, a
+//! second process on core 1, over two mailboxes (`user_ipc_rtt_cycles`),
+//! each the median of 31 samples, and sends them to the driver.
+//!
+//! With one CPU the cross-core figures print `na`. Then the run ends like a `duration`
 //! run: `[STATS]`, then `[EXIT] success`. Under QEMU TCG the figures compare
 //! commits on one host, not hardware.
 
@@ -38,6 +43,7 @@ use ipc::SendRight;
 use super::turn::Turn;
 use crate::arch::report;
 use crate::arch::tsc;
+use crate::process::{ports, thread};
 use crate::sched::KernelPlatform;
 use crate::services::echo::{self, EchoRequest};
 use crate::{stats, time, verdict};
@@ -94,6 +100,7 @@ async fn driver(executor: Exec) {
     } else {
         (Figure::Na, Figure::Na, Figure::Na)
     };
+    let (syscall, user_ipc) = user_figures(executor, cpus).await;
     report::line(&Bench {
         cpus: cpus as u64,
         spawn_cycles: Figure::Cycles(spawn),
@@ -102,6 +109,8 @@ async fn driver(executor: Exec) {
         wake_remote_rtt_cycles: wake_remote,
         steal_cycles: steal,
         ipc_rtt_cycles: ipc_rtt,
+        syscall_cycles: syscall,
+        user_ipc_rtt_cycles: user_ipc,
         samples: SAMPLES as u64,
         statistic: "median",
         tsc_mhz: time::tsc_hz() / 1_000_000,
@@ -159,6 +168,40 @@ async fn ipc_sample(echo: &SendRight<EchoRequest>) -> u64 {
         assert_eq!(answer.ok(), Some(i), "the echo service answers its body");
     }
     (tsc::read() - start) / IPC_ROUND_TRIPS
+}
+
+/// The figures measured in ring 3 by the `ubench` program (against `upong`
+/// in another process, on core 1): the null system call and the user-to-user
+/// round trip. With one CPU both run on core 0 and the round trip is `na`.
+async fn user_figures(executor: Exec, cpus: usize) -> (Figure, Figure) {
+    let ping = ports::mailbox("ub.ping", 1);
+    let pong = ports::mailbox("ub.pong", 1);
+    let result = ports::mailbox("ub.result", 1);
+    // Kept alive by the registry; the programs find them by name.
+    drop((ping, pong));
+    let other = CoreId((cpus > 1).into());
+    for (name, core) in [("upong", other), ("ubench", CoreId(0))] {
+        if let Err(error) = thread::spawn(executor, name, Some(core)) {
+            log::error!(target: "BENCH", "cannot start {name}: {error}");
+            verdict::fail();
+        }
+    }
+    let Some(report) = result.recv().await else {
+        verdict::fail();
+    };
+    let word = |at: usize| {
+        report
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let syscall = Figure::Cycles(word(0).max(1));
+    let user_ipc = if cpus > 1 {
+        Figure::Cycles(word(8).max(1))
+    } else {
+        Figure::Na
+    };
+    (syscall, user_ipc)
 }
 
 /// Cycles per `yield_now` of a task alone on its core.
