@@ -167,6 +167,44 @@ crate::numbers_line!(
     }
 );
 
+/// A user process, in `tasks`' answer after the per-core lines:
+/// `[MON] process pid=5 threads=4 name=threads` (its live threads are tasks
+/// like the others, counted in the per-core lines too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessLine<'a> {
+    /// The process id.
+    pub pid: u64,
+    /// Its live threads.
+    pub threads: u64,
+    /// The program.
+    pub name: &'a str,
+}
+
+impl<'a> ProcessLine<'a> {
+    /// Parses the line: `None` for any line but `[MON] process …`.
+    pub fn parse(line: &'a str) -> Option<Result<Self, ParseError>> {
+        let rest = tagged(line, MON)?.strip_prefix("process ")?;
+        let fields = Fields::new(rest);
+        Some((|| {
+            Ok(Self {
+                pid: fields.u64("pid")?,
+                threads: fields.u64("threads")?,
+                name: fields.str("name")?,
+            })
+        })())
+    }
+}
+
+impl fmt::Display for ProcessLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{MON} process pid={} threads={} name={}",
+            self.pid, self.threads, self.name
+        )
+    }
+}
+
 /// The answer to `help`:
 /// `[MON] help commands=help,cpus,tasks,stats,spawn N,ping CPU,ipc,quit`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,6 +282,7 @@ crate::report!(
     [] Ping,
     [] Help,
     ['a] NameLine<'a>,
+    ['a] ProcessLine<'a>,
 );
 
 #[cfg(test)]
@@ -307,6 +346,18 @@ mod tests {
             type_name: "ipc::call::Request<u64, u64>",
         };
         assert_eq!(NameLine::parse(&line.to_string()), Some(Ok(line)));
+    }
+
+    #[test]
+    fn process_lines_round_trip() {
+        let line = ProcessLine {
+            pid: 5,
+            threads: 4,
+            name: "threads",
+        };
+        assert_eq!(line.to_string(), "[MON] process pid=5 threads=4 name=threads");
+        assert_eq!(ProcessLine::parse(&line.to_string()), Some(Ok(line)));
+        assert_eq!(ProcessLine::parse("[MON] tasks core=0"), None);
     }
 
     #[test]

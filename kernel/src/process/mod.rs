@@ -236,4 +236,5 @@ mod tests {
 pub fn init(executor: &'static executor::Executor<crate::sched::KernelPlatform>) {
     books::init();
     ports::start_uecho(executor);
+    crate::services::monitor::set_process_lister(thread::list);
 }

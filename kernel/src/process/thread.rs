@@ -26,7 +26,7 @@
 
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
 
@@ -89,6 +89,22 @@ pub struct Process {
 }
 
 static NEXT_PID: AtomicU64 = AtomicU64::new(1);
+
+/// Every process started, for the monitor's `tasks` (a dead one's `Weak`
+/// no longer upgrades; the list is pruned as it is walked).
+static PROCESSES: SpinLock<Vec<Weak<Process>>> = SpinLock::new(LockRank::IPC, Vec::new());
+
+/// Calls `f` with (pid, live threads, name) of every live process.
+pub fn list(f: &mut dyn FnMut((u64, u64, &'static str))) {
+    let live: Vec<Arc<Process>> = {
+        let mut all = PROCESSES.lock();
+        all.retain(|p| p.strong_count() > 0);
+        all.iter().filter_map(Weak::upgrade).collect()
+    };
+    for p in live {
+        f((p.pid, u64::from(p.alive.load(Relaxed)), p.name));
+    }
+}
 
 impl Process {
     /// Adds a port handle; `None` if the table is full.
@@ -226,6 +242,7 @@ pub fn spawn(
         end: SpinLock::new(LockRank::IPC, Some(tx)),
     });
     let pid = process.pid;
+    PROCESSES.lock().push(Arc::downgrade(&process));
     process
         .spawn_thread(program.entry, program.stack_top, core)
         .expect("a new process has no threads");

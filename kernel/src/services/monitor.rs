@@ -15,7 +15,9 @@ use core::time::Duration;
 
 use executor::{CoreId, Priority, yield_now};
 use kernel::monitor::{Command, PROMPT};
-use protocol::monitor::{CpuLine, Done, Help, NameLine, Ping, Ready, Spawned, TasksLine};
+use protocol::monitor::{
+    CpuLine, Done, Help, NameLine, Ping, ProcessLine, Ready, Spawned, TasksLine,
+};
 
 use super::Exec;
 use super::echo;
@@ -172,7 +174,25 @@ fn cpus(marks: &mut Vec<IdleMark>) {
     }
 }
 
-/// `tasks`: one line per executor core.
+/// One user process, for `tasks`: pid, live threads, program name.
+pub type ProcessInfo = (u64, u64, &'static str);
+
+/// Calls its argument once per live user process.
+pub type ProcessLister = fn(&mut dyn FnMut(ProcessInfo));
+
+/// Where `tasks` finds the user processes: the process layer registers it
+/// (it sits above `services`, ADR 0004); without one `tasks` lists none.
+static PROCESSES: spin::Once<ProcessLister> = spin::Once::new();
+
+/// Registers the lister of live user processes.
+///
+/// # Panics
+/// If one is registered already.
+pub fn set_process_lister(lister: ProcessLister) {
+    kernel::sync::set_once(&PROCESSES, lister, "process lister");
+}
+
+/// `tasks`: one line per executor core, then one per user process.
 fn tasks(executor: Exec) {
     for core in 0..executor.cores() as u32 {
         let tasks = executor.core_tasks(CoreId(core));
@@ -188,6 +208,11 @@ fn tasks(executor: Exec) {
             running,
             queued: queued as u64,
             waiting: (live as u64).saturating_sub(queued as u64 + running),
+        });
+    }
+    if let Some(list) = PROCESSES.get() {
+        list(&mut |(pid, threads, name)| {
+            report::line(&ProcessLine { pid, threads, name });
         });
     }
 }
