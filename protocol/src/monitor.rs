@@ -355,7 +355,10 @@ mod tests {
             threads: 4,
             name: "threads",
         };
-        assert_eq!(line.to_string(), "[MON] process pid=5 threads=4 name=threads");
+        assert_eq!(
+            line.to_string(),
+            "[MON] process pid=5 threads=4 name=threads"
+        );
         assert_eq!(ProcessLine::parse(&line.to_string()), Some(Ok(line)));
         assert_eq!(ProcessLine::parse("[MON] tasks core=0"), None);
     }

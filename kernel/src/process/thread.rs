@@ -309,3 +309,56 @@ async fn run_thread(process: Arc<Process>, mut ctx: UserContext, tid: u64) {
     }
     process.thread_ended();
 }
+
+mod tests {
+    use alloc::boxed::Box;
+    use alloc::format;
+
+    use executor::{Config, CoreId, Executor};
+
+    use crate::arch::percpu;
+    use crate::ktest::{check, kernel_test};
+    use crate::memory::frame;
+    use crate::sched::KernelPlatform;
+
+    kernel_test!(
+        fn every_frame_comes_back_when_processes_end() {
+            let me = percpu::this_cpu().index();
+            // A one-core executor of its own (the scheduler's starts later),
+            // leaked: the `'static` that spawning needs.
+            let exec: &'static Executor<KernelPlatform> = Box::leak(Box::new(Executor::new(
+                KernelPlatform::new(&[me]),
+                1,
+                Config::default(),
+            )));
+            let before = frame::in_use();
+            // One that exits, one killed for its fault, one with threads.
+            for name in ["hello", "fault", "threads"] {
+                let (pid, mut end) = super::spawn(exec, name, Some(CoreId(0)))
+                    .map_err(|error| format!("{name}: {error}"))?;
+                let mut polls = 0;
+                let end = loop {
+                    exec.run_until_idle();
+                    if let Ok(Some(end)) = end.try_recv() {
+                        break end;
+                    }
+                    polls += 1;
+                    check!(polls < 100_000, "{name} never ended");
+                };
+                check!(end.pid == pid, "{name}: wrong end {end:?}");
+                match name {
+                    "fault" => check!(end.killed == 1, "fault was not killed: {end:?}"),
+                    _ => check!(end.code == Some(0), "{name} ended {end:?}"),
+                }
+                // The tasks that held the process are freed by now.
+                exec.run_until_idle();
+                check!(
+                    frame::in_use() == before,
+                    "{name}: {} frames not returned",
+                    frame::in_use().saturating_sub(before)
+                );
+            }
+            Ok(())
+        }
+    );
+}

@@ -186,13 +186,15 @@ pub fn unmapped_test_address() -> u64 {
 /// The start of a lower-half (user) PML4 slot that the active page table
 /// does not use, checked when first asked and then the same every time: for
 /// tests that map user pages into the current table (processes get their own
-/// tables elsewhere). `None` if every lower-half slot but the first is used.
+/// tables elsewhere). Below the processes' user window
+/// (`kernel::user_layout`), which must stay empty in the kernel's table.
+/// `None` if every slot below the window but the first is used.
 pub fn user_test_region() -> Option<VirtAddr> {
     static REGION: Once<Option<VirtAddr>> = Once::new();
     *REGION.call_once(|| {
         let mapper = MAPPER.get().expect("paging::init not called").lock();
         let pml4 = mapper.level_4_table();
-        (1..256usize)
+        (1..kernel::user_layout::USER_FIRST_SLOT)
             .rev()
             .find(|&slot| pml4[slot].is_unused())
             .map(|slot| VirtAddr::new(slot as u64 * PML4_SLOT_SIZE))

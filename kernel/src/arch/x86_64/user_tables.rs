@@ -72,12 +72,17 @@ pub fn kernel_slots_in_use() -> [u64; 8] {
     })
 }
 
-/// The first kernel PML4 entry that is user-accessible, if any (none
-/// should be).
+/// The first kernel PML4 entry that is user-accessible, if any. None should
+/// be, but one: the in-kernel tests' user pages (`paging::user_test_region`,
+/// below the user window), which [`sync_kernel_entries`] never copies into a
+/// process's table.
 pub fn user_accessible_kernel_slot() -> Option<usize> {
+    let test_slot =
+        super::paging::user_test_region().map(|region| (region.as_u64() / (1 << 39)) as usize);
     with_kernel_pml4(|pml4| {
         (0..512).find(|&slot| {
             !USER_SLOTS.contains(&slot)
+                && Some(slot) != test_slot
                 && pml4[slot]
                     .flags()
                     .contains(PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE)
@@ -97,7 +102,9 @@ pub unsafe fn init_root(root: PhysFrame) {
     unsafe { sync_kernel_entries(root) };
 }
 
-/// Copies the kernel's PML4 entries outside the user window into `root`.
+/// Copies the kernel's PML4 entries outside the user window into `root`,
+/// but none marked user-accessible (the in-kernel tests' user pages: a
+/// process must not see them).
 ///
 /// Each entry is stored atomically: two CPUs loading the same space (two
 /// threads of a program) may both refresh it at once, writing the same
@@ -109,7 +116,12 @@ pub unsafe fn sync_kernel_entries(root: PhysFrame) {
     let entries = phys_to_virt(root.start_address()).as_ptr::<AtomicU64>();
     with_kernel_pml4(|kernel| {
         for slot in (0..512).filter(|slot| !USER_SLOTS.contains(slot)) {
-            let value = kernel[slot].addr().as_u64() | kernel[slot].flags().bits();
+            let flags = kernel[slot].flags();
+            let value = if flags.contains(PageTableFlags::USER_ACCESSIBLE) {
+                0
+            } else {
+                kernel[slot].addr().as_u64() | flags.bits()
+            };
             // SAFETY: `root` is a live PML4 (caller's contract), 512 aligned
             // 8-byte entries in the physical-memory window; page-table
             // entries are only ever accessed as whole words, so atomics
