@@ -434,15 +434,25 @@ pub struct ThisCpu {
 /// [`init_this_cpu`] yet).
 pub fn this_cpu() -> ThisCpu {
     let addr: usize;
-    // SAFETY: a read of the first word at GS.BASE, which changes no state.
-    // GS.BASE points at this CPU's PerCpu block (module invariant); should it
-    // not, the read faults (reported as an exception) or yields a value the
-    // range check below rejects.
-    unsafe { asm!("mov {}, gs:[0]", out(reg) addr, options(nostack, preserves_flags, readonly)) };
-    let offset = addr.wrapping_sub(core::ptr::from_ref(&PERCPU[0]) as usize);
-    let size = core::mem::size_of::<PerCpu>();
-    match PERCPU.get(offset / size) {
-        Some(block) if offset.is_multiple_of(size) => ThisCpu {
+    let index: u32;
+    // SAFETY: two reads at GS.BASE (the block's address and its index, at
+    // their fixed offsets), which change no state. GS.BASE points at this
+    // CPU's PerCpu block (module invariant); should it not, a read faults
+    // (reported as an exception) or yields values the check below rejects.
+    unsafe {
+        asm!(
+            "mov {addr}, gs:[0]",
+            "mov {index:e}, gs:[{index_at}]",
+            addr = out(reg) addr,
+            index = out(reg) index,
+            index_at = const core::mem::offset_of!(PerCpu, index),
+            options(nostack, preserves_flags, readonly),
+        );
+    }
+    // The block at that index must be the one GS points at: a check without
+    // a division (it runs on every `this_cpu`, twice per task poll).
+    match PERCPU.get(index as usize) {
+        Some(block) if core::ptr::from_ref(block) as usize == addr => ThisCpu {
             block,
             _stay: PhantomData,
         },
