@@ -110,8 +110,8 @@ crate::numbers_line!(
         exited,
         /// Threads killed for a fault.
         killed,
-        /// Times a user thread resumed on another CPU than before (stolen or
-        /// migrated).
+        /// Times a user thread ran on another CPU than it last ran on or, the
+        /// first time, was placed on (stolen or migrated).
         moved,
         /// Ping-pong round trips between the two processes.
         round_trips,

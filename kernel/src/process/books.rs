@@ -25,7 +25,8 @@ static BOOKS: [CpuBooks; MAX_CPUS] = [const {
     }
 }; MAX_CPUS];
 
-/// Times a user thread resumed on another CPU than the one it last ran on.
+/// Times a user thread ran on another CPU than the one it last ran on (or,
+/// the first time, was placed on): stolen or migrated.
 static MOVED: AtomicU64 = AtomicU64::new(0);
 
 fn here() -> &'static CpuBooks {

@@ -177,7 +177,10 @@ impl Process {
             ..UserContext::default()
         };
         let process = Arc::clone(self);
-        let task = run_thread(process, ctx, tid);
+        // Where it was placed: a thread that first runs elsewhere was
+        // stolen, and counts as moved like a later steal or migration.
+        let placed_on = core.map(|core| self.exec.platform().cpu_of(core));
+        let task = run_thread(process, ctx, tid, placed_on);
         let handle = match core {
             Some(core) => self.exec.spawn_on(core, Priority::Normal, task),
             None => self.exec.spawn(Priority::Normal, task),
@@ -250,8 +253,8 @@ pub fn spawn(
 }
 
 /// One user thread, as a task.
-async fn run_thread(process: Arc<Process>, mut ctx: UserContext, tid: u64) {
-    let mut last_cpu = None;
+async fn run_thread(process: Arc<Process>, mut ctx: UserContext, tid: u64, placed_on: Option<u32>) {
+    let mut last_cpu = placed_on;
     loop {
         if process.exiting.load(Relaxed) {
             break;

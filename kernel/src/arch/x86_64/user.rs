@@ -287,6 +287,30 @@ pub fn smap_enabled() -> bool {
 }
 
 // The entry and exit stubs (module docs, "States of one CPU").
+/// The stores of the user's general registers, all but `rax` (which each
+/// exit path saves through the scratch slot), into the context whose
+/// address is in `rax`: shared by the `syscall` and the trap exit paths.
+macro_rules! save_user_gprs {
+    () => {
+        concat!(
+            "    mov [rax + {rbx}], rbx\n",
+            "    mov [rax + {rcx}], rcx\n",
+            "    mov [rax + {rdx}], rdx\n",
+            "    mov [rax + {rsi}], rsi\n",
+            "    mov [rax + {rdi}], rdi\n",
+            "    mov [rax + {rbp}], rbp\n",
+            "    mov [rax + {r8}], r8\n",
+            "    mov [rax + {r9}], r9\n",
+            "    mov [rax + {r10}], r10\n",
+            "    mov [rax + {r11}], r11\n",
+            "    mov [rax + {r12}], r12\n",
+            "    mov [rax + {r13}], r13\n",
+            "    mov [rax + {r14}], r14\n",
+            "    mov [rax + {r15}], r15\n",
+        )
+    };
+}
+
 // `user_enter(ctx) -> 0 (syscall) | 1 (interrupt or exception)`, sysv64.
 global_asm!(
     ".pushsection .text.user_entry, \"ax\", @progbits",
@@ -338,20 +362,7 @@ global_asm!(
     "    swapgs",
     "    mov qword ptr gs:[{scratch}], rax",
     "    mov rax, qword ptr gs:[{context}]",
-    "    mov [rax + {rbx}], rbx",
-    "    mov [rax + {rcx}], rcx",
-    "    mov [rax + {rdx}], rdx",
-    "    mov [rax + {rsi}], rsi",
-    "    mov [rax + {rdi}], rdi",
-    "    mov [rax + {rbp}], rbp",
-    "    mov [rax + {r8}], r8",
-    "    mov [rax + {r9}], r9",
-    "    mov [rax + {r10}], r10",
-    "    mov [rax + {r11}], r11",
-    "    mov [rax + {r12}], r12",
-    "    mov [rax + {r13}], r13",
-    "    mov [rax + {r14}], r14",
-    "    mov [rax + {r15}], r15",
+    save_user_gprs!(),
     "    mov [rax + {rsp}], rsp",
     "    mov [rax + {rip}], rcx",
     "    mov [rax + {rflags}], r11",
@@ -365,20 +376,7 @@ global_asm!(
     "user_trap_exit:",
     "    mov qword ptr gs:[{scratch}], rax",
     "    mov rax, qword ptr gs:[{context}]",
-    "    mov [rax + {rbx}], rbx",
-    "    mov [rax + {rcx}], rcx",
-    "    mov [rax + {rdx}], rdx",
-    "    mov [rax + {rsi}], rsi",
-    "    mov [rax + {rdi}], rdi",
-    "    mov [rax + {rbp}], rbp",
-    "    mov [rax + {r8}], r8",
-    "    mov [rax + {r9}], r9",
-    "    mov [rax + {r10}], r10",
-    "    mov [rax + {r11}], r11",
-    "    mov [rax + {r12}], r12",
-    "    mov [rax + {r13}], r13",
-    "    mov [rax + {r14}], r14",
-    "    mov [rax + {r15}], r15",
+    save_user_gprs!(),
     "    mov rcx, qword ptr gs:[{scratch}]",
     "    mov [rax + {rax}], rcx",
     "    mov rsp, qword ptr gs:[{kernel_rsp}]",
