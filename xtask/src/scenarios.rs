@@ -133,47 +133,14 @@ pub enum Expect {
         /// The sum's lower bound.
         min: u64,
     },
-    /// The `[SLEEP]` line is there and `accept` holds for it.
-    Sleep {
-        /// What `accept` requires, for the failure message.
+    /// A workload's result line (`[SLEEP]`, `[IPC]`, `[USER] result`, …) is
+    /// there, well formed, and holds what `what` says; [`result_line!`]
+    /// builds it from the line's type and the requirement.
+    ResultLine {
+        /// What the line must show, for the failure message.
         what: &'static str,
-        /// The requirement.
-        accept: fn(&Sleep) -> bool,
-    },
-    /// The `[PINGPONG]` line is there and `accept` holds for it.
-    PingPong {
-        /// What `accept` requires.
-        what: &'static str,
-        /// The requirement.
-        accept: fn(&PingPong) -> bool,
-    },
-    /// The `[IPC]` line is there and `accept` holds for it.
-    Ipc {
-        /// What `accept` requires.
-        what: &'static str,
-        /// The requirement.
-        accept: fn(&IpcResult) -> bool,
-    },
-    /// The `[IPCSTRESS]` line is there and `accept` holds for it.
-    IpcStress {
-        /// What `accept` requires.
-        what: &'static str,
-        /// The requirement.
-        accept: fn(&IpcStress) -> bool,
-    },
-    /// The `[USER] result` line is there and `accept` holds for it.
-    UserResult {
-        /// What `accept` requires.
-        what: &'static str,
-        /// The requirement.
-        accept: fn(&UserResult) -> bool,
-    },
-    /// The `[SYSCALLSTRESS]` line is there and `accept` holds for it.
-    SyscallStress {
-        /// What `accept` requires.
-        what: &'static str,
-        /// The requirement.
-        accept: fn(&SyscallStress) -> bool,
+        /// Finds and parses the line, then checks the requirement.
+        check: fn(&[String], &str) -> Result<(), String>,
     },
     /// User programs wrote `[USER][coreN] <text>` from at least `min`
     /// distinct CPUs.
@@ -185,13 +152,6 @@ pub enum Expect {
     },
     /// A `[USER] … killed: <reason>` line whose reason contains this.
     UserKilledFor(&'static str),
-    /// The `[BURST]` line is there and `accept` holds for it.
-    Burst {
-        /// What `accept` requires.
-        what: &'static str,
-        /// The requirement.
-        accept: fn(&Burst) -> bool,
-    },
     /// The in-kernel test whose name ends with this passed (`[KTEST] pass`).
     KtestPassed(&'static str),
     /// The kernel warned that it does not know this argument's key.
@@ -257,6 +217,20 @@ fn monitor_done(line: &str) -> bool {
     matches!(Done::parse(line), Some(Ok(_)))
 }
 
+/// [`Expect::ResultLine`] for the result line of type `$line` (found with
+/// its `parse`), which must satisfy `$accept`, described by `$what`.
+macro_rules! result_line {
+    ($line:ty, $what:expr, $accept:expr $(,)?) => {
+        Expect::ResultLine {
+            what: $what,
+            check: |lines, what| {
+                let accept: fn(&$line) -> bool = $accept;
+                check_result(lines, <$line>::parse, &accept, what)
+            },
+        }
+    };
+}
+
 /// Tasks A–D, the default workload.
 const TASKS_A_TO_D: &[&str] = &["A", "B", "C", "D"];
 
@@ -309,10 +283,11 @@ const HALF_SECOND: KernelArg = (args::DURATION, "0.5");
 const IPCSTRESS_EXPECT: &[Expect] = &[
     Expect::Verdict(VerdictKind::Success),
     Expect::EveryCpuAccountedFor,
-    Expect::IpcStress {
-        what: "calls = replies > 0, hops, full, closed and drained > 0, \
+    result_line!(
+        IpcStress,
+        "calls = replies > 0, hops, full, closed and drained > 0, \
                handed_back = full + closed",
-        accept: |s| {
+        |s| {
             s.calls > 0
                 && s.calls == s.replies
                 && s.hops > 0
@@ -320,8 +295,8 @@ const IPCSTRESS_EXPECT: &[Expect] = &[
                 && s.closed > 0
                 && s.drained > 0
                 && s.handed_back == s.full + s.closed
-        },
-    },
+        }
+    ),
 ];
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -544,10 +519,10 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
-            Expect::Sleep {
-                what: "sleepers=1000 woke=1000 early=0",
-                accept: |s| s.sleepers == 1000 && s.woke == 1000 && s.early == 0,
-            },
+            result_line!(Sleep, "sleepers=1000 woke=1000 early=0", |s| s.sleepers
+                == 1000
+                && s.woke == 1000
+                && s.early == 0),
         ],
     },
     Scenario {
@@ -565,10 +540,12 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
-            Expect::Sleep {
-                what: "sleepers=1000 woke=1000 early=0 late=0",
-                accept: |s| s.sleepers == 1000 && s.woke == 1000 && s.early == 0 && s.late == 0,
-            },
+            result_line!(Sleep, "sleepers=1000 woke=1000 early=0 late=0", |s| s
+                .sleepers
+                == 1000
+                && s.woke == 1000
+                && s.early == 0
+                && s.late == 0),
         ],
     },
     Scenario {
@@ -583,10 +560,11 @@ pub const SCENARIOS: &[Scenario] = &[
             Expect::Verdict(VerdictKind::Success),
             // Also: Σ ipc_sent = Σ ipc_received + Σ ipc_dropped.
             Expect::EveryCpuAccountedFor,
-            Expect::Ipc {
-                what: "calls=4000 replies=4000 expected=4000",
-                accept: |i| i.calls == 4000 && i.replies == 4000 && i.expected == 4000,
-            },
+            result_line!(IpcResult, "calls=4000 replies=4000 expected=4000", |i| i
+                .calls
+                == 4000
+                && i.replies == 4000
+                && i.expected == 4000),
             Expect::SumAtLeast {
                 counters: &[Counter::IpcReceived],
                 min: 4000,
@@ -637,17 +615,18 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
-            Expect::UserResult {
-                what: "exited >= 4, killed = 1, round_trips = expected, threads on >= 2 \
+            result_line!(
+                UserResult,
+                "exited >= 4, killed = 1, round_trips = expected, threads on >= 2 \
                        CPUs, moved > 0",
-                accept: |u| {
+                |u| {
                     u.exited >= 4
                         && u.killed == 1
                         && u.round_trips == u.expected
                         && u.threads_cores >= 2
                         && u.moved > 0
-                },
-            },
+                }
+            ),
             Expect::UserWroteOnCores {
                 text: "run yield_loop",
                 min: 2,
@@ -679,16 +658,17 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
-            Expect::SyscallStress {
-                what: "wrong = 0, killed = 0, ok > 0, errors > 0, calls = ok + errors",
-                accept: |s| {
+            result_line!(
+                SyscallStress,
+                "wrong = 0, killed = 0, ok > 0, errors > 0, calls = ok + errors",
+                |s| {
                     s.wrong == 0
                         && s.killed == 0
                         && s.ok > 0
                         && s.errors > 0
                         && s.calls == s.ok + s.errors
-                },
-            },
+                }
+            ),
         ],
     },
     Scenario {
@@ -705,10 +685,11 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
-            Expect::PingPong {
-                what: "pairs=2 round_trips=1000 expected=1000",
-                accept: |p| p.pairs == 2 && p.round_trips == 1000 && p.expected == 1000,
-            },
+            result_line!(PingPong, "pairs=2 round_trips=1000 expected=1000", |p| p
+                .pairs
+                == 2
+                && p.round_trips == 1000
+                && p.expected == 1000),
             Expect::SumAtLeast {
                 counters: &[Counter::WakesRemote],
                 min: 1,
@@ -749,12 +730,13 @@ pub const SCENARIOS: &[Scenario] = &[
             Expect::Verdict(VerdictKind::Success),
             Expect::EveryCpuAccountedFor,
             // Every one of 100,000 tasks ran exactly once and was freed.
-            Expect::Burst {
-                what: "tasks=100000 ran=100000 once=100000 live_tasks=0",
-                accept: |b| {
+            result_line!(
+                Burst,
+                "tasks=100000 ran=100000 once=100000 live_tasks=0",
+                |b| {
                     b.tasks == 100_000 && b.ran == 100_000 && b.once == 100_000 && b.live_tasks == 0
-                },
-            },
+                }
+            ),
             Expect::SumAtLeast {
                 counters: &[Counter::TasksRun],
                 min: 100_000,
@@ -1101,15 +1083,7 @@ impl Scenario {
             Expect::TasksRan(names) => check_tasks_ran(names, self.smp, lines),
             Expect::EachCpuAtLeast { counter, min } => check_each_cpu(*counter, *min, lines),
             Expect::SumAtLeast { counters, min } => check_sum(counters, *min, lines),
-            Expect::Sleep { what, accept } => check_result(lines, Sleep::parse, accept, what),
-            Expect::PingPong { what, accept } => check_result(lines, PingPong::parse, accept, what),
-            Expect::Burst { what, accept } => check_result(lines, Burst::parse, accept, what),
-            Expect::UserResult { what, accept } => {
-                check_result(lines, UserResult::parse, accept, what)
-            }
-            Expect::SyscallStress { what, accept } => {
-                check_result(lines, SyscallStress::parse, accept, what)
-            }
+            Expect::ResultLine { what, check } => check(lines, what),
             Expect::UserWroteOnCores { text, min } => check_user_wrote(text, *min, lines),
             Expect::UserKilledFor(reason) => {
                 let (killed, malformed) = output::all(lines, UserKilled::parse);
@@ -1121,10 +1095,6 @@ impl Scenario {
                 } else {
                     Err(format!("no thread killed for '{reason}': {killed:?}"))
                 }
-            }
-            Expect::Ipc { what, accept } => check_result(lines, IpcResult::parse, accept, what),
-            Expect::IpcStress { what, accept } => {
-                check_result(lines, IpcStress::parse, accept, what)
             }
             Expect::KtestPassed(name) => check_ktest_passed(name, lines),
             Expect::UnknownArg(arg) => check_unknown_arg(*arg, lines),
@@ -2206,7 +2176,7 @@ mod tests {
                 .to_string(),
             ]
         };
-        let Expect::Sleep { what, accept } = &SCENARIOS
+        let Expect::ResultLine { what, check } = &SCENARIOS
             .iter()
             .find(|s| s.name == "workload-sleep-icount")
             .unwrap()
@@ -2214,17 +2184,9 @@ mod tests {
         else {
             panic!("the third expectation of workload-sleep-icount is its [SLEEP] line");
         };
-        assert!(check_result(&sleep(0), Sleep::parse, accept, what).is_ok());
-        assert!(
-            check_result(&sleep(1), Sleep::parse, accept, what)
-                .unwrap_err()
-                .contains("late=0")
-        );
-        assert!(
-            check_result(&[], Sleep::parse, accept, what)
-                .unwrap_err()
-                .contains("no result line")
-        );
+        assert!(check(&sleep(0), what).is_ok());
+        assert!(check(&sleep(1), what).unwrap_err().contains("late=0"));
+        assert!(check(&[], what).unwrap_err().contains("no result line"));
     }
 
     #[test]
