@@ -39,68 +39,10 @@ pub fn port<T>(capacity: usize) -> (SendRight<T>, ReceiveRight<T>) {
     (SendRight { tx }, ReceiveRight { rx })
 }
 
-/// Why [`SendRight::try_send`] refused a message (it is handed back).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum TrySendError<T> {
-    /// The port holds `capacity` messages.
-    Full(T),
-    /// The receive right closed the port or is gone.
-    Closed(T),
-}
-
-impl<T> TrySendError<T> {
-    /// The message that was not sent.
-    pub fn into_inner(self) -> T {
-        match self {
-            Self::Full(msg) | Self::Closed(msg) => msg,
-        }
-    }
-}
-
-impl<T> fmt::Debug for TrySendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Full(_) => "Full(..)",
-            Self::Closed(_) => "Closed(..)",
-        })
-    }
-}
-
-impl<T> fmt::Display for TrySendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Full(_) => "IPC port full",
-            Self::Closed(_) => "IPC port closed",
-        })
-    }
-}
-
-/// [`SendRight::send`] failed: the port is closed (the receive right closed
-/// it or is gone). The message is handed back.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SendError<T>(pub T);
-
-impl<T> fmt::Debug for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SendError(..)")
-    }
-}
-
-impl<T> fmt::Display for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("IPC port closed")
-    }
-}
-
-/// Why [`ReceiveRight::try_recv`] returned no message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TryRecvError {
-    /// Nothing queued now; send rights remain and the port is open.
-    Empty,
-    /// Nothing queued, and nothing can come any more (every send right is
-    /// gone, or the port was closed).
-    Disconnected,
-}
+// A port's errors are its channel's: the refused message comes back in
+// them unchanged (`TrySendError::{Full, Closed}`, `SendError`), and a
+// receive finds the queue `Empty` or `Disconnected`.
+pub use executor::sync::mpsc::{SendError, TryRecvError, TrySendError};
 
 /// The right to send to a port. Clone it for more senders; the port stays
 /// open for receiving until every send right is gone.
@@ -119,14 +61,9 @@ impl<T> SendRight<T> {
     /// messages; [`TrySendError::Closed`] with the message if the port is
     /// closed.
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
-        match self.tx.try_send(msg) {
-            Ok(()) => {
-                count_sent();
-                Ok(())
-            }
-            Err(mpsc::TrySendError::Full(msg)) => Err(TrySendError::Full(msg)),
-            Err(mpsc::TrySendError::Closed(msg)) => Err(TrySendError::Closed(msg)),
-        }
+        self.tx.try_send(msg)?;
+        count_sent();
+        Ok(())
     }
 
     /// Queues `msg`, waiting while the port is full (backpressure). Waiting
@@ -139,13 +76,9 @@ impl<T> SendRight<T> {
     /// [`SendError`] with the message if the port is closed, or closes while
     /// this send waits.
     pub async fn send(&self, msg: T) -> Result<(), SendError<T>> {
-        match self.tx.send(msg).await {
-            Ok(()) => {
-                count_sent();
-                Ok(())
-            }
-            Err(mpsc::SendError(msg)) => Err(SendError(msg)),
-        }
+        self.tx.send(msg).await?;
+        count_sent();
+        Ok(())
     }
 
     /// Whether the port is closed (sends would fail). A hint: it may close
@@ -208,14 +141,9 @@ impl<T> ReceiveRight<T> {
     /// [`TryRecvError::Disconnected`] if nothing is queued and nothing can
     /// come.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        match self.rx.try_recv() {
-            Ok(msg) => {
-                count_received();
-                Ok(msg)
-            }
-            Err(mpsc::TryRecvError::Empty) => Err(TryRecvError::Empty),
-            Err(mpsc::TryRecvError::Disconnected) => Err(TryRecvError::Disconnected),
-        }
+        let msg = self.rx.try_recv()?;
+        count_received();
+        Ok(msg)
     }
 
     /// Closes the port for senders: sends fail from now on and waiting

@@ -157,8 +157,8 @@ impl<T> fmt::Debug for TrySendError<T> {
 impl<T> fmt::Display for TrySendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Full(_) => "mpsc channel full",
-            Self::Closed(_) => "mpsc channel closed",
+            Self::Full(_) => "channel full",
+            Self::Closed(_) => "channel closed",
         })
     }
 }
@@ -176,7 +176,7 @@ impl<T> fmt::Debug for SendError<T> {
 
 impl<T> fmt::Display for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("mpsc channel closed")
+        f.write_str("channel closed")
     }
 }
 
