@@ -253,6 +253,47 @@ pub fn port_call(port: u64, msg: &[u8], reply: &mut [u8]) -> Result<usize, Error
     result(unsafe { syscall6(syscall::PORT_CALL, args) }).map(|n| n as usize)
 }
 
+/// A thread's stack in a `static`, handed out once: `static S: Stack<N> =
+/// Stack::new();` then `S.take()` for [`spawn_thread`], without a mutable static.
+pub struct Stack<const N: usize> {
+    taken: core::sync::atomic::AtomicBool,
+    bytes: core::cell::UnsafeCell<[u8; N]>,
+}
+
+// SAFETY: the bytes are reached only through `take`, which hands out the
+// one `&mut` at most once (the flag's swap).
+unsafe impl<const N: usize> Sync for Stack<N> {}
+
+impl<const N: usize> Stack<N> {
+    /// A stack not handed out yet.
+    pub const fn new() -> Self {
+        Self {
+            taken: core::sync::atomic::AtomicBool::new(false),
+            bytes: core::cell::UnsafeCell::new([0; N]),
+        }
+    }
+
+    /// The stack, the first time; `None` after.
+    #[expect(
+        clippy::mut_from_ref,
+        reason = "the flag hands the one &mut out at most once"
+    )]
+    pub fn take(&'static self) -> Option<&'static mut [u8]> {
+        if self.taken.swap(true, core::sync::atomic::Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: the swap above let exactly one caller through, so this is
+        // the only reference to the bytes, for good.
+        Some(unsafe { &mut *self.bytes.get() })
+    }
+}
+
+impl<const N: usize> Default for Stack<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Starts a thread running `f` on the stack `stack` (which must stay the
 /// thread's for good: a `static` array, say). Returns the thread id.
 pub fn spawn_thread(f: extern "C" fn() -> !, stack: &'static mut [u8]) -> Result<u64, Error> {

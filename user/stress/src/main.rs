@@ -31,7 +31,7 @@ static DONE: AtomicU32 = AtomicU32::new(0);
 /// Seeds handed out.
 static SEED: AtomicU64 = AtomicU64::new(0x5EED);
 
-static mut STACK: [u8; 16 * 1024] = [0; 16 * 1024];
+static STACK: rt::Stack<{ 16 * 1024 }> = rt::Stack::new();
 
 fn raw(nr: u64, args: [u64; 6]) -> i64 {
     // SAFETY: the kernel writes only into buffers passed for writing, and
@@ -130,8 +130,9 @@ extern "C" fn worker() -> ! {
 }
 
 fn main() -> i32 {
-    // SAFETY: the stack goes to one thread, once.
-    let stack: &'static mut [u8] = unsafe { &mut *core::ptr::addr_of_mut!(STACK) };
+    let Some(stack) = STACK.take() else {
+        return 1000;
+    };
     if rt::spawn_thread(worker, stack).is_err() {
         return 1000;
     }

@@ -20,7 +20,7 @@ static CPUS: AtomicU64 = AtomicU64::new(0);
 /// Threads that finished their rounds.
 static DONE: AtomicU32 = AtomicU32::new(0);
 
-static mut STACKS: [[u8; STACK]; THREADS] = [[0; STACK]; THREADS];
+static STACKS: [rt::Stack<STACK>; THREADS] = [const { rt::Stack::new() }; THREADS];
 
 fn note_cpu() {
     if let Ok(cpu) = rt::getcpu()
@@ -46,10 +46,10 @@ extern "C" fn worker() -> ! {
 }
 
 fn main() -> i32 {
-    for i in 0..THREADS {
-        // SAFETY: each stack is handed to exactly one thread, once, and
-        // nothing else touches it.
-        let stack: &'static mut [u8] = unsafe { &mut (*core::ptr::addr_of_mut!(STACKS))[i] };
+    for stack in &STACKS {
+        let Some(stack) = stack.take() else {
+            return 1;
+        };
         if rt::spawn_thread(worker, stack).is_err() {
             rt::print("threads: spawn_thread failed\n");
             return 1;

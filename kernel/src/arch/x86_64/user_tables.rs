@@ -162,11 +162,12 @@ pub unsafe fn map_user_page(
     // SAFETY: the caller owns `root`; the window maps all physical memory.
     let mut mapper = unsafe { OffsetPageTable::new(table(root), offset) };
     let flags = flags | PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
-    // SAFETY: the page is in the user window, whose tables belong to this
-    // space only, and `frame` is the caller's: the mapping aliases nothing.
-    let flush =
-        unsafe { mapper.map_to_with_table_flags(page, frame, flags, USER_TABLE_FLAGS, tables) }
-            .map_err(MapUserError::Map)?;
+    let mapped =
+        // SAFETY: the page is in the user window, whose tables belong to
+        // this space only, and `frame` is the caller's: the mapping aliases
+        // nothing.
+        unsafe { mapper.map_to_with_table_flags(page, frame, flags, USER_TABLE_FLAGS, tables) };
+    let flush = mapped.map_err(MapUserError::Map)?;
     // The page was unmapped: no TLB holds it. Flushing is harmless, and
     // right if `root` is the active space.
     flush.flush();
