@@ -26,6 +26,7 @@
 
 use alloc::vec::Vec;
 use core::fmt;
+use core::sync::atomic::AtomicU64;
 
 use kernel::user_layout::{PAGE_SIZE, USER_WINDOW_END, USER_WINDOW_START, in_user_window};
 use x86_64::structures::paging::mapper::MapToError;
@@ -137,6 +138,9 @@ pub struct AddressSpace {
     root: PhysFrame,
     /// User pages mapped (not counting page tables).
     pages: u64,
+    /// The kernel-map generation the kernel entries were last copied at
+    /// (`u64::MAX`: never; `user_tables::activate`).
+    synced: AtomicU64,
 }
 
 impl AddressSpace {
@@ -148,7 +152,11 @@ impl AddressSpace {
         let root = frame::allocate().ok_or(AddressSpaceError::OutOfFrames)?;
         // SAFETY: the frame is fresh from the allocator: ours alone.
         unsafe { user_tables::init_root(root) };
-        Ok(Self { root, pages: 0 })
+        Ok(Self {
+            root,
+            pages: 0,
+            synced: AtomicU64::new(u64::MAX),
+        })
     }
 
     /// The PML4 frame (for `arch` code that enters user mode).
@@ -298,7 +306,7 @@ impl AddressSpace {
         // SAFETY: the root is this space's; `Drop` unloads it from this CPU
         // before freeing, and other CPUs must have switched away (module
         // docs).
-        unsafe { user_tables::activate(self.root) };
+        unsafe { user_tables::activate(self.root, &self.synced) };
     }
 
     /// Whether this space is loaded on the calling CPU.

@@ -23,7 +23,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use kernel::sync::{LockRank, SpinLock};
+use kernel::sync::{LockRank, SpinLock, SpinLockGuard};
 use spin::Once;
 use x86_64::structures::paging::mapper::MapToError;
 use x86_64::structures::paging::{
@@ -69,6 +69,24 @@ pub fn kernel_root() -> PhysFrame {
 
 /// Runs `f` with the kernel's PML4 under the page-table lock: nobody adds a
 /// kernel entry meanwhile.
+/// Counts the times the kernel's page table was locked to change it:
+/// process tables copy the kernel's PML4 entries again only when it moved
+/// (`user_tables::activate`). Bumped under the lock, so a copy made under
+/// it either sees the change or sees the old count.
+static KERNEL_MAP_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The kernel's mapper, locked for a change (which bumps the generation).
+fn lock_for_mapping() -> SpinLockGuard<'static, OffsetPageTable<'static>> {
+    let mapper = MAPPER.get().expect("paging::init not called").lock();
+    KERNEL_MAP_GENERATION.fetch_add(1, Ordering::Relaxed);
+    mapper
+}
+
+/// How often the kernel's page table has been locked for a change.
+pub(super) fn kernel_map_generation() -> u64 {
+    KERNEL_MAP_GENERATION.load(Ordering::Relaxed)
+}
+
 pub(super) fn with_kernel_pml4<R>(f: impl FnOnce(&PageTable) -> R) -> R {
     let mapper = MAPPER.get().expect("paging::init not called").lock();
     f(mapper.level_4_table())
@@ -110,7 +128,7 @@ pub fn map_range(
 ) -> Result<(), MapToError<Size4KiB>> {
     let first = Page::<Size4KiB>::containing_address(start);
     let last = Page::<Size4KiB>::containing_address(start + (size - 1));
-    let mut mapper = MAPPER.get().expect("paging::init not called").lock();
+    let mut mapper = lock_for_mapping();
     for page in Page::range_inclusive(first, last) {
         let frame: PhysFrame = frames
             .allocate_frame()
@@ -224,7 +242,7 @@ pub fn map_user_page(addr: VirtAddr, flags: PageTableFlags) -> Result<PhysFrame,
     let flags = flags | PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
     let parents =
         PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::USER_ACCESSIBLE;
-    let mut mapper = MAPPER.get().expect("paging::init not called").lock();
+    let mut mapper = lock_for_mapping();
     // SAFETY: the frame is fresh (aliases nothing) and the page is unmapped
     // (`map_to` fails otherwise); user code can reach only this frame.
     unsafe { mapper.map_to_with_table_flags(page, frame, flags, parents, &mut RegisteredFrames) }
@@ -284,7 +302,7 @@ pub fn check_user_range(addr: u64, len: u64, write: bool) -> Result<(), u64> {
 pub fn identity_map(phys: PhysAddr, flags: PageTableFlags) -> Result<(), MapError> {
     let frame = PhysFrame::<Size4KiB>::containing_address(phys);
     let page = Page::<Size4KiB>::containing_address(VirtAddr::new(phys.as_u64()));
-    let mut mapper = MAPPER.get().expect("paging::init not called").lock();
+    let mut mapper = lock_for_mapping();
     // SAFETY: mapping a frame at its own physical address aliases only what the
     // physical-memory window already maps; the callers use it for pages the
     // kernel owns (the AP trampoline in low memory).
@@ -318,7 +336,7 @@ pub fn map_mmio(phys: PhysAddr, size: u64) -> Result<VirtAddr, MapError> {
         | PageTableFlags::WRITE_THROUGH
         | PageTableFlags::NO_EXECUTE;
     let last = PhysFrame::<Size4KiB>::containing_address(phys + (size - 1));
-    let mut mapper = MAPPER.get().expect("paging::init not called").lock();
+    let mut mapper = lock_for_mapping();
     for (i, frame) in PhysFrame::range_inclusive(first, last).enumerate() {
         let page = Page::<Size4KiB>::containing_address(region + i as u64 * 4096);
         // SAFETY: the page is in a fresh reserved region; the frame is device

@@ -254,14 +254,21 @@ pub fn current_root() -> PhysFrame {
 }
 
 /// Loads `root` on this CPU, after bringing its kernel entries up to date
-/// (see the module docs). Writes CR3 only if `root` is not loaded already.
+/// (see the module docs) if the kernel's table changed since `synced`, the
+/// kernel-map generation `root` was last brought up to: a cheap load when
+/// it did not, rather than a walk of 512 entries under the page-table lock
+/// on every entry to user mode. Writes CR3 only if `root` is not loaded.
 ///
 /// # Safety
 /// `root` must be a PML4 made by [`init_root`] that stays alive (not freed)
-/// while it is loaded on this CPU.
-pub unsafe fn activate(root: PhysFrame) {
-    // SAFETY: forwarded; the copy only adds or refreshes kernel entries.
-    unsafe { sync_kernel_entries(root) };
+/// while it is loaded on this CPU; `synced` belongs to `root`.
+pub unsafe fn activate(root: PhysFrame, synced: &AtomicU64) {
+    let generation = super::paging::kernel_map_generation();
+    if synced.load(Ordering::Acquire) != generation {
+        // SAFETY: forwarded; the copy only adds or refreshes kernel entries.
+        unsafe { sync_kernel_entries(root) };
+        synced.store(generation, Ordering::Release);
+    }
     let (current, flags) = Cr3::read();
     if current != root {
         // SAFETY: `root` maps the kernel exactly as the kernel table does
