@@ -14,21 +14,29 @@
 //!            │        Interrupt: count a preemption, yield_now().await
 //!            │                 (the core runs other tasks; Pending)
 //!            │        Exception: [USER] … killed, the thread ends
-//!            └── back to the kernel page table after every run, so the
-//!                task may resume on any core, and no core keeps a
-//!                process's table once it goes.
+//!            └── back to the kernel page table when the poll returns
+//!                ([`KernelTableAfterPoll`]), so the task may resume on
+//!                any core, and no core keeps a process's table once it
+//!                goes.
 //! ```
+//!
+//! Within one poll the process's table stays loaded: from one `run` to the
+//! next and through the system calls' user copies, which need it loaded.
 //!
 //! A process lives as long as its threads (each holds an `Arc`); when the
 //! last one ends, its address space is dropped (frames back to the
 //! allocator) and the spawner learns how it ended. `exit` ends the whole
 //! process: the other threads see it at their next trap.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::task::{Context, Poll};
 
 use executor::sync::oneshot;
 use executor::{CoreId, Priority, yield_now};
@@ -126,13 +134,12 @@ impl Process {
     }
 
     /// Runs `f` (a copy from or to user memory) with this process's page
-    /// table loaded — the user copies walk the active table — and the
-    /// kernel's again afterwards. `f` must not wait.
+    /// table loaded — the user copies walk the active table. Within a poll
+    /// it usually is already (no CR3 write); the poll's end loads the
+    /// kernel's again ([`KernelTableAfterPoll`]).
     pub(super) fn with_space<R>(&self, f: impl FnOnce() -> R) -> R {
         self.space.activate();
-        let result = f();
-        activate_kernel();
-        result
+        f()
     }
 
     /// Threads started so far.
@@ -180,7 +187,7 @@ impl Process {
         // Where it was placed: a thread that first runs elsewhere was
         // stolen, and counts as moved like a later steal or migration.
         let placed_on = core.map(|core| self.exec.platform().cpu_of(core));
-        let task = run_thread(process, ctx, tid, placed_on);
+        let task = KernelTableAfterPoll(Box::pin(run_thread(process, ctx, tid, placed_on)));
         let handle = match core {
             Some(core) => self.exec.spawn_on(core, Priority::Normal, task),
             None => self.exec.spawn(Priority::Normal, task),
@@ -252,6 +259,23 @@ pub fn spawn(
     Ok((pid, rx))
 }
 
+/// A user thread's future, which loads the kernel's page table again each
+/// time a poll returns: between polls the task may move to another core,
+/// and its process (with its table) may end, so no core may keep a
+/// process's table loaded then. One CR3 write per poll that ran user code,
+/// instead of one per trap and per user copy.
+struct KernelTableAfterPoll<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for KernelTableAfterPoll<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let poll = self.0.as_mut().poll(cx);
+        activate_kernel();
+        poll
+    }
+}
+
 /// One user thread, as a task.
 async fn run_thread(process: Arc<Process>, mut ctx: UserContext, tid: u64, placed_on: Option<u32>) {
     let mut last_cpu = placed_on;
@@ -269,7 +293,6 @@ async fn run_thread(process: Arc<Process>, mut ctx: UserContext, tid: u64, place
         }
         process.space.activate();
         let trap = user::run(&mut ctx);
-        activate_kernel();
         match trap {
             Trap::Syscall => {
                 books::count_syscall();
