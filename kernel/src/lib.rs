@@ -17,6 +17,7 @@ pub mod bringup;
 pub mod byte_ring;
 pub mod cmdline;
 pub mod config;
+pub mod cpu_books;
 pub mod elf;
 pub mod heap_size;
 pub mod madt;

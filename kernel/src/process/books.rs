@@ -4,48 +4,39 @@
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use kernel::config::MAX_CPUS;
+use kernel::cpu_books::CpuBooks;
 
 use crate::arch::percpu;
 use crate::stats::{self, UserCounts};
 
-/// One CPU's books, alone on its cache line.
-#[repr(align(64))]
-struct CpuBooks {
-    syscalls: AtomicU64,
-    preemptions: AtomicU64,
-    faults: AtomicU64,
-}
-
-static BOOKS: [CpuBooks; MAX_CPUS] = [const {
-    CpuBooks {
-        syscalls: AtomicU64::new(0),
-        preemptions: AtomicU64::new(0),
-        faults: AtomicU64::new(0),
-    }
-}; MAX_CPUS];
+/// Per CPU: system calls, preemptions, faults.
+static BOOKS: CpuBooks<3> = CpuBooks::new();
+const SYSCALLS: usize = 0;
+const PREEMPTIONS: usize = 1;
+const FAULTS: usize = 2;
 
 /// Times a user thread ran on another CPU than the one it last ran on (or,
 /// the first time, was placed on): stolen or migrated.
 static MOVED: AtomicU64 = AtomicU64::new(0);
 
-fn here() -> &'static CpuBooks {
-    &BOOKS[percpu::this_cpu().index() as usize]
+/// Adds one to counter `counter` of the calling CPU.
+fn count(counter: usize) {
+    BOOKS.add(percpu::this_cpu().index(), counter, 1);
 }
 
 /// A system call was handled on this CPU.
 pub fn count_syscall() {
-    here().syscalls.fetch_add(1, Relaxed);
+    count(SYSCALLS);
 }
 
 /// A user thread gave this CPU up after an interrupt in ring 3.
 pub fn count_preemption() {
-    here().preemptions.fetch_add(1, Relaxed);
+    count(PREEMPTIONS);
 }
 
 /// A user thread was killed on this CPU for a fault.
 pub fn count_fault() {
-    here().faults.fetch_add(1, Relaxed);
+    count(FAULTS);
 }
 
 /// A user thread resumed on another CPU.
@@ -59,11 +50,11 @@ pub fn moved() -> u64 {
 }
 
 fn counts(cpu: u32) -> UserCounts {
-    let books = &BOOKS[cpu as usize];
+    let [syscalls, preemptions, faults] = BOOKS.read(cpu);
     UserCounts {
-        syscalls: books.syscalls.load(Relaxed),
-        preemptions: books.preemptions.load(Relaxed),
-        faults: books.faults.load(Relaxed),
+        syscalls,
+        preemptions,
+        faults,
     }
 }
 

@@ -8,36 +8,18 @@
 //! still add up: the host checks sums). They never allocate or lock, so
 //! `try_send` from an interrupt handler may count too.
 
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
 use core::time::Duration;
 
 use ipc::{IpcCounters, LookupError, Names, SendRight};
 
 use super::Exec;
-use kernel::config::MAX_CPUS;
+use kernel::cpu_books::CpuBooks;
 
 use crate::arch::percpu;
 use crate::stats::{self, IpcCounts};
 
 /// The name service every kernel service registers with and looks up in.
 pub static NAMES: Names = Names::new();
-
-/// One CPU's IPC books, alone on its cache line.
-#[repr(align(64))]
-struct CpuBooks {
-    sent: AtomicU64,
-    received: AtomicU64,
-    dropped: AtomicU64,
-}
-
-static BOOKS: [CpuBooks; MAX_CPUS] = [const {
-    CpuBooks {
-        sent: AtomicU64::new(0),
-        received: AtomicU64::new(0),
-        dropped: AtomicU64::new(0),
-    }
-}; MAX_CPUS];
 
 /// Why [`lookup_within`] found no service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,9 +46,15 @@ pub async fn lookup_within<T: Send + 'static>(
     }
 }
 
-/// The books of the calling CPU.
-fn here() -> &'static CpuBooks {
-    &BOOKS[percpu::this_cpu().index() as usize]
+/// Per CPU: messages sent, received, dropped.
+static BOOKS: CpuBooks<3> = CpuBooks::new();
+const SENT: usize = 0;
+const RECEIVED: usize = 1;
+const DROPPED: usize = 2;
+
+/// Adds `n` to counter `counter` of the calling CPU.
+fn count(counter: usize, n: u64) {
+    BOOKS.add(percpu::this_cpu().index(), counter, n);
 }
 
 /// What the `ipc` crate calls on every message.
@@ -74,15 +62,15 @@ struct PerCpuCounters;
 
 impl IpcCounters for PerCpuCounters {
     fn sent(&self) {
-        here().sent.fetch_add(1, Relaxed);
+        count(SENT, 1);
     }
 
     fn received(&self) {
-        here().received.fetch_add(1, Relaxed);
+        count(RECEIVED, 1);
     }
 
     fn dropped(&self, n: u64) {
-        here().dropped.fetch_add(n, Relaxed);
+        count(DROPPED, n);
     }
 }
 
@@ -90,11 +78,11 @@ static COUNTERS: PerCpuCounters = PerCpuCounters;
 
 /// CPU `cpu`'s books, for `[STATS]`.
 fn counts(cpu: u32) -> IpcCounts {
-    let books = &BOOKS[cpu as usize];
+    let [sent, received, dropped] = BOOKS.read(cpu);
     IpcCounts {
-        sent: books.sent.load(Relaxed),
-        received: books.received.load(Relaxed),
-        dropped: books.dropped.load(Relaxed),
+        sent,
+        received,
+        dropped,
     }
 }
 
