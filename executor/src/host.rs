@@ -243,6 +243,34 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// A waker that counts its wakes: for tests that check exact wake-ups.
+#[derive(Debug, Default)]
+pub struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl CountingWaker {
+    /// Wakes so far.
+    pub fn wakes(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A fresh [`CountingWaker`] and a `Waker` that bumps it.
+pub fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+    let count = Arc::new(CountingWaker::default());
+    (Arc::clone(&count), Waker::from(count))
+}
+
+/// Polls `future` once with `waker`.
+pub fn poll_once<F: Future>(future: core::pin::Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    future.poll(&mut Context::from_waker(waker))
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use std::{

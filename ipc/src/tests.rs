@@ -4,19 +4,18 @@
 //! `loom_models.rs`.
 
 use std::{
-    future::Future,
-    pin::{Pin, pin},
+    pin::pin,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    task::{Context, Poll, Wake, Waker},
+    task::Poll,
     thread,
     time::Duration,
     vec::Vec,
 };
 
-use executor::host::block_on;
+use executor::host::{CountingWaker, block_on, counting_waker, poll_once};
 
 use crate::test_support::{Counts, install, take};
 use crate::{
@@ -24,27 +23,8 @@ use crate::{
     TryRecvError, TrySendError, port, set_counters,
 };
 
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let count = Arc::new(CountingWaker::default());
-    (Arc::clone(&count), Waker::from(count))
-}
-
 fn wakes(count: &CountingWaker) -> usize {
-    count.0.load(Ordering::SeqCst)
-}
-
-fn poll_once<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(waker))
+    count.wakes()
 }
 
 /// Counts how many instances were dropped.

@@ -3,38 +3,22 @@
 //! for the cross-core paths. The loom models are in `loom_sync.rs`.
 
 use std::{
-    future::Future,
-    pin::{Pin, pin},
+    pin::pin,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    task::{Context, Poll, Wake, Waker},
+    task::Poll,
     thread,
     vec::Vec,
 };
 
 use super::mpsc::{self, SendError, TryRecvError, TrySendError};
 use super::oneshot::{self, RecvError};
-use crate::host::block_on;
-
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let count = Arc::new(CountingWaker::default());
-    (Arc::clone(&count), Waker::from(count))
-}
+use crate::host::{CountingWaker, block_on, counting_waker, poll_once};
 
 fn wakes(count: &CountingWaker) -> usize {
-    count.0.load(Ordering::SeqCst)
+    count.wakes()
 }
 
 /// Counts how many instances were dropped.
@@ -45,10 +29,6 @@ impl Drop for DropCounter {
     fn drop(&mut self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
-}
-
-fn poll_once<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(waker))
 }
 
 // ---------------------------------------------------------------- oneshot
