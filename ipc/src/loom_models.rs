@@ -15,47 +15,15 @@
 //! (summed over the model's threads, which share the test's OS thread) must
 //! balance.
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
 use std::vec::Vec;
 
+use ksync::loom::block_on;
 use loom::sync::Arc;
 use loom::thread;
 
 use crate::test_support::{Counts, install, take};
 use crate::{CallError, Names, Request, SendError, port};
-
-/// A waker that notifies a loom `Notify` (an unpark token for one
-/// `block_on`; see `executor/src/sync/loom_sync.rs` for why not
-/// `loom::future::block_on`).
-struct NotifyWaker(loom::sync::Notify);
-
-impl Wake for NotifyWaker {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.notify();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.notify();
-    }
-}
-
-/// Polls `future` on this loom thread until it completes, waiting for its
-/// waker between polls. If every thread waits, loom reports a deadlock.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let notify = std::sync::Arc::new(NotifyWaker(loom::sync::Notify::new()));
-    let waker = Waker::from(std::sync::Arc::clone(&notify));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        notify.0.wait();
-    }
-}
 
 /// A message that counts its drops (plain std atomic: read only after every
 /// thread is joined).

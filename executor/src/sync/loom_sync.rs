@@ -14,56 +14,15 @@
 //! lost wake-up is a loom deadlock ("all threads blocked"), a double or
 //! missing drop fails the drop count, a racy slot access is a loom error.
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
 use std::vec::Vec;
 
+use ksync::loom::block_on;
 use loom::sync::Arc;
 use loom::thread;
 
 use super::mpsc::{self, SendError, TrySendError};
 use super::oneshot::{self, RecvError};
-
-/// A waker that notifies a loom `Notify` (an unpark token for one
-/// `block_on`, not for the whole thread: a late wake-up must not disturb the
-/// thread once it waits on something else, such as a `join`).
-struct NotifyWaker(loom::sync::Notify);
-
-impl Wake for NotifyWaker {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.notify();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.notify();
-    }
-}
-
-/// Polls `future` on this loom thread until it completes, waiting for its
-/// waker between polls (a notification before the wait is kept). If every
-/// thread waits, loom reports a deadlock: that is how a lost wake-up shows.
-///
-/// Not `loom::future::block_on`: with loom 0.7.3 its waker and the clone
-/// stored in a `WaitCell` do not compare equal under `Waker::will_wake`
-/// (observed; its vtable is a `&RawWakerVTable::new(..)` built in a function,
-/// whose address need not be unique), so every poll of
-/// `WaitCell::poll_wait` replaces and wakes the stored waker, the thread
-/// never waits, and loom gives up ("exceeded maximum number of branches").
-/// A `Waker` made from one `Arc<NotifyWaker>` keeps one identity.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let notify = std::sync::Arc::new(NotifyWaker(loom::sync::Notify::new()));
-    let waker = Waker::from(std::sync::Arc::clone(&notify));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        notify.0.wait();
-    }
-}
 
 /// A value that counts its drops (plain std atomic: read only after every
 /// thread is joined).
