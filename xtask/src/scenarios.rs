@@ -1510,10 +1510,14 @@ fn check_monitor_session(smp: u16, lines: &[String]) -> Result<(), String> {
             Done::Ok { .. } => None,
         })
         .collect();
+    // The 2000-byte line: its length as the editor counted it may be short
+    // of 2000 on a loaded host, where part of the flood overflows the
+    // receive ring and is dropped (and counted) in the interrupt handler;
+    // what must hold is that the line is refused as too long.
     let expected_errors = [
         "unknown command 'frobnicate'",
         "not UTF-8",
-        "line of 2000 bytes dropped",
+        "bytes dropped (at most 80)",
     ];
     if errors.len() != expected_errors.len()
         || !errors
